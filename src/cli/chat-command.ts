@@ -1,0 +1,50 @@
+/**
+ * `qim chat`: logs in, then runs the terminal UI when standard input is a terminal, or the line
+ * mode (one command in, one JSON event out per line) when it is not.
+ */
+import { QimClient } from '../client/client.js';
+import { QimError } from '../errors.js';
+import { errorEvent, runLineMode } from './line-mode.js';
+import { runTty } from './tty.js';
+
+/** Parsed flags of `qim chat`. */
+export interface ChatCommandOptions {
+  readonly server: { host: string; port: number };
+  readonly name: string;
+  readonly host?: string;
+  readonly port?: number;
+}
+
+/** Runs the chat client; resolves with the exit code. */
+export async function runChat(opts: ChatCommandOptions): Promise<number> {
+  const interactive = process.stdin.isTTY === true;
+  const client = new QimClient({
+    server: opts.server,
+    name: opts.name,
+    ...(opts.host !== undefined ? { host: opts.host } : {}),
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+  });
+  try {
+    if (interactive) process.stdout.write(`logging in to ${opts.server.host}:${opts.server.port} as ${opts.name}…\n`);
+    await client.login();
+  } catch (err) {
+    if (interactive) process.stderr.write(`qim: ${err instanceof Error ? err.message : String(err)}\n`);
+    else process.stdout.write(`${JSON.stringify(errorEvent(err))}\n`);
+    return 1;
+  }
+  const stop = (): void => {
+    // A signal logs out like /quit does: the server must not keep a departed user listed.
+    void client.logout().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  if (!interactive) process.once('SIGINT', stop);
+  try {
+    if (interactive) await runTty(client, `${opts.server.host}:${opts.server.port}`);
+    else await runLineMode(client, process.stdin, process.stdout);
+  } catch (err) {
+    process.stderr.write(`qim: ${err instanceof QimError ? err.message : String(err)}\n`);
+    await client.logout();
+    return 1;
+  }
+  return 0;
+}

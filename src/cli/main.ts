@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * The `qim` command: `qim server` and `qim chat`, thin shells over the library.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseHostPort, parsePort } from '../protocol/endpoint.js';
+import { DEFAULT_PORT } from '../server/options.js';
+import { runChat } from './chat-command.js';
+import { runServer } from './server-command.js';
+
+function portArg(allowZero: boolean) {
+  return (value: string): number => {
+    if (allowZero && value === '0') return 0;
+    const port = parsePort(value);
+    if (port === null) throw new InvalidArgumentError(`expected a port number from ${allowZero ? 0 : 1} to 65535`);
+    return port;
+  };
+}
+
+function hostPortArg(value: string): { host: string; port: number } {
+  const hp = parseHostPort(value);
+  if (hp === null) throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:8500');
+  return hp;
+}
+
+function hostArg(value: string): string {
+  if (value.trim() === '' || /\s/.test(value)) throw new InvalidArgumentError('expected an address or host name');
+  return value;
+}
+
+/** Builds the command tree. */
+function buildProgram(): Command {
+  const program = new Command('qim')
+    .description('A QQ-style instant messenger: an index server for presence, chat straight between peers.')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+  program
+    .command('server')
+    .description('run the index server (UDP and TCP on one port)')
+    .option('--host <address>', 'address to listen on (default: every interface)', hostArg, '::')
+    .option('--port <port>', 'UDP and TCP port; 0 picks a free one', portArg(true), DEFAULT_PORT)
+    .addOption(new Option('--log <format>', 'log format').choices(['text', 'json']).default('text'))
+    .action(async (o: { host: string; port: number; log: 'text' | 'json' }) => {
+      await runServer(o);
+    });
+
+  program
+    .command('chat')
+    .description('chat in the terminal (line mode with JSON events when stdin is not a terminal)')
+    .requiredOption('--server <host:port>', 'the index server', hostPortArg)
+    .requiredOption('--name <name>', 'your user name')
+    .option('--host <address>', 'address of your chat endpoint (default: the one that reaches the server)', hostArg)
+    .option('--port <port>', 'port of your chat endpoint (default: any free port)', portArg(true))
+    .action(async (o: { server: { host: string; port: number }; name: string; host?: string; port?: number }) => {
+      process.exitCode = await runChat(o);
+    });
+
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`qim: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

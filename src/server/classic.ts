@@ -1,0 +1,122 @@
+/**
+ * The classic protocol's server side: login, logout and the list fetch, as the seed's programs
+ * expect them, hardened where that stays compatible (docs/PROTOCOL.md, "Classic hardening").
+ */
+import { decodeClassic, encodeClassic, type ClassicDatagram } from '../protocol/classic/datagram.js';
+import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
+import { nameProblem } from '../protocol/names.js';
+import type { DropReason } from '../protocol/result.js';
+import type { ServerContext } from './context.js';
+
+/** Handles every classic datagram that reaches the server. */
+export class ClassicHandler {
+  readonly #ctx: ServerContext;
+
+  constructor(ctx: ServerContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Entry point for one datagram that starts like classic text. */
+  handle(bytes: Buffer, from: Endpoint): void {
+    const decoded = decodeClassic(bytes, this.#ctx.limits.classicMaxDatagramBytes);
+    if (!decoded.ok) {
+      this.#ctx.drop(decoded.reason, from, bytes.length);
+      return;
+    }
+    const d = decoded.value;
+    switch (d.kind) {
+      case 'login':
+        this.#login(d.name, d.endpoint, from, bytes.length);
+        return;
+      case 'logout':
+        this.#logout(d.name, d.endpoint, from, bytes.length);
+        return;
+      default:
+        // Accept, Refuse and talk are for clients; a server never acts on them.
+        this.#ctx.drop('unexpected', from, bytes.length);
+    }
+  }
+
+  #login(name: string, endpoint: Endpoint, from: Endpoint, size: number): void {
+    const ctx = this.#ctx;
+    // Return routability, as far as classic allows: we only ever send to the address the
+    // datagram came from. The port may differ (the seed sends from a throwaway socket).
+    if (endpoint.address !== from.address) {
+      ctx.drop('spoofed-source', from, size);
+      return;
+    }
+    const problem = nameProblem(name, ctx.limits.maxNameLength);
+    if (problem !== null) {
+      this.#refuse(name, endpoint, 'bad-name', problem);
+      return;
+    }
+    const holder = ctx.directory.byName(name);
+    if (holder !== undefined && !sameEndpoint(holder.endpoint, endpoint)) {
+      this.#refuse(name, endpoint, 'name-taken', 'name already online');
+      return;
+    }
+    if (holder !== undefined) {
+      // The same user again from the same endpoint (a retransmitted login): answer, announce nothing.
+      this.#accept(endpoint);
+      return;
+    }
+    const previous = ctx.directory.byEndpoint(endpoint);
+    if (previous === undefined && ctx.directory.size >= ctx.limits.maxUsers) {
+      this.#refuse(name, endpoint, 'server-full', 'server full');
+      return;
+    }
+    if (previous !== undefined) {
+      // A new name from an endpoint that is already online: the new login replaces the old one.
+      ctx.directory.remove(previous.name);
+      ctx.emit('logout', { name: previous.name, endpoint, reason: 'replaced' });
+      this.#announce({ kind: 'logout', name: previous.name, endpoint });
+    }
+    ctx.directory.add({ name, endpoint, protocol: 'classic', since: Date.now() });
+    ctx.counters.logins++;
+    ctx.emit('login', { name, endpoint, protocol: 'classic' });
+    this.#accept(endpoint);
+    this.#announce({ kind: 'login', name, endpoint });
+  }
+
+  #logout(name: string, endpoint: Endpoint, from: Endpoint, size: number): void {
+    const ctx = this.#ctx;
+    const user = ctx.directory.byName(name);
+    if (user === undefined) {
+      ctx.drop('not-logged-in', from, size);
+      return;
+    }
+    // Only the user's own host may log them out, and only for the endpoint they logged in with.
+    if (user.endpoint.address !== from.address || !sameEndpoint(user.endpoint, endpoint)) {
+      ctx.drop('spoofed-source', from, size);
+      return;
+    }
+    ctx.directory.remove(name);
+    ctx.counters.logouts++;
+    ctx.emit('logout', { name, endpoint: user.endpoint, reason: 'logout' });
+    this.#announce({ kind: 'logout', name, endpoint: user.endpoint });
+  }
+
+  #accept(endpoint: Endpoint): void {
+    this.#ctx.expectListFetch(endpoint.address);
+    this.#ctx.send(encodeClassic({ kind: 'accept', tcpPort: this.#ctx.tcpPort }), endpoint);
+  }
+
+  #refuse(name: string, endpoint: Endpoint, reason: DropReason, message: string): void {
+    this.#ctx.counters.refused++;
+    this.#ctx.emit('refused', { name, endpoint, reason, message });
+    this.#ctx.send(encodeClassic({ kind: 'refuse', reason: message }), endpoint);
+  }
+
+  /** Tells every other online user about a login or logout: one encoding, then one send each. */
+  #announce(d: ClassicDatagram & { kind: 'login' | 'logout' }): void {
+    const bytes = encodeClassic(d);
+    let recipients = 0;
+    for (const user of this.#ctx.directory.users()) {
+      if (user.name === d.name) continue;
+      this.#ctx.send(bytes, user.endpoint);
+      recipients++;
+    }
+    this.#ctx.counters.broadcasts++;
+    this.#ctx.emit('broadcast', { kind: d.kind, name: d.name, recipients });
+  }
+}

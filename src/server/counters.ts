@@ -1,0 +1,46 @@
+import type { DropReason } from '../protocol/result.js';
+
+/**
+ * What the server has done since it started. One plain object so the CLI, the dashboard and
+ * `/metrics` all read the same numbers; every field only grows.
+ */
+export interface ServerCounters {
+  datagramsIn: number;
+  bytesIn: number;
+  datagramsOut: number;
+  bytesOut: number;
+  sendErrors: number;
+  logins: number;
+  logouts: number;
+  refused: number;
+  listsSent: number;
+  broadcasts: number;
+  tcpConnections: number;
+  /** Inputs dropped, by reason (datagrams and TCP connections alike). */
+  drops: Partial<Record<DropReason, number>>;
+}
+
+/** A zeroed counter set. */
+export function newServerCounters(): ServerCounters {
+  return {
+    datagramsIn: 0,
+    bytesIn: 0,
+    datagramsOut: 0,
+    bytesOut: 0,
+    sendErrors: 0,
+    logins: 0,
+    logouts: 0,
+    refused: 0,
+    listsSent: 0,
+    broadcasts: 0,
+    tcpConnections: 0,
+    drops: {},
+  };
+}
+
+/** Total inputs dropped, over every reason. */
+export function totalDrops(c: ServerCounters): number {
+  let n = 0;
+  for (const v of Object.values(c.drops)) n += v;
+  return n;
+}

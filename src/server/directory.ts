@@ -1,0 +1,69 @@
+import { endpointKey, type Endpoint } from '../protocol/endpoint.js';
+import { encodeList } from '../protocol/classic/list.js';
+
+/** Which protocol a user speaks. */
+export type UserProtocol = 'classic';
+
+/** One online user as the server knows them. */
+export interface OnlineUser {
+  readonly name: string;
+  /** The endpoint the user receives on; its address was checked against the datagram source. */
+  readonly endpoint: Endpoint;
+  readonly protocol: UserProtocol;
+  /** When the user logged in (ms since the epoch). */
+  readonly since: number;
+}
+
+/**
+ * The in-memory directory of who is online: by name and by endpoint, both O(1).
+ *
+ * The classic list bytes are built once per change and reused for every fetch, so a login storm
+ * of N users costs N list encodings at most, never N per fetch.
+ */
+export class Directory {
+  readonly #byName = new Map<string, OnlineUser>();
+  readonly #byEndpoint = new Map<string, OnlineUser>();
+  #classicList: Buffer | null = null;
+
+  get size(): number {
+    return this.#byName.size;
+  }
+
+  byName(name: string): OnlineUser | undefined {
+    return this.#byName.get(name);
+  }
+
+  byEndpoint(ep: Endpoint): OnlineUser | undefined {
+    return this.#byEndpoint.get(endpointKey(ep));
+  }
+
+  /** Adds or replaces the entry for `user.name` (callers check conflicts first). */
+  add(user: OnlineUser): void {
+    const old = this.#byName.get(user.name);
+    if (old !== undefined) this.#byEndpoint.delete(endpointKey(old.endpoint));
+    this.#byName.set(user.name, user);
+    this.#byEndpoint.set(endpointKey(user.endpoint), user);
+    this.#classicList = null;
+  }
+
+  /** Removes a user; returns whether they were online. */
+  remove(name: string): boolean {
+    const user = this.#byName.get(name);
+    if (user === undefined) return false;
+    this.#byName.delete(name);
+    this.#byEndpoint.delete(endpointKey(user.endpoint));
+    this.#classicList = null;
+    return true;
+  }
+
+  /** Every online user, in login order. */
+  users(): IterableIterator<OnlineUser> {
+    return this.#byName.values();
+  }
+
+  /** The whole list as classic TCP bytes (cached until the next change). */
+  classicList(): Buffer {
+    this.#classicList ??= encodeList(this.#byName.values());
+    return this.#classicList;
+  }
+}

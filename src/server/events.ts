@@ -1,0 +1,20 @@
+import type { Endpoint } from '../protocol/endpoint.js';
+import type { DropReason } from '../protocol/result.js';
+import type { ServerCounters } from './counters.js';
+import type { UserProtocol } from './directory.js';
+
+/**
+ * Everything the server reports, as typed events: what the seed's server window showed (started,
+ * login, logout, list sent, broadcast) plus refusals and every dropped input with its reason.
+ */
+export interface ServerEvents {
+  started: [{ udp: Endpoint; tcp: Endpoint }];
+  login: [{ name: string; endpoint: Endpoint; protocol: UserProtocol }];
+  /** `replaced`: a new login from the same endpoint under another name took the entry over. */
+  logout: [{ name: string; endpoint: Endpoint; reason: 'logout' | 'replaced' }];
+  refused: [{ name: string; endpoint: Endpoint; reason: DropReason; message: string }];
+  'list-sent': [{ to: Endpoint; users: number; bytes: number }];
+  broadcast: [{ kind: 'login' | 'logout'; name: string; recipients: number }];
+  drop: [{ reason: DropReason; from: Endpoint; bytes: number; transport: 'udp' | 'tcp' }];
+  stopped: [{ counters: ServerCounters }];
+}

@@ -1,0 +1,65 @@
+import { QimError } from '../errors.js';
+import { isPort } from '../protocol/endpoint.js';
+
+/**
+ * Every limit of the server, with its default. docs/LIMITS.md lists them with the reasons.
+ */
+export interface ServerLimits {
+  /** Users online at once; a login past it is refused (`server-full`). */
+  readonly maxUsers: number;
+  /** Longest user name, in UTF-16 code units (what .NET counts). */
+  readonly maxNameLength: number;
+  /** Largest classic datagram accepted, in bytes; larger ones are dropped (`oversized`). */
+  readonly classicMaxDatagramBytes: number;
+  /** TCP connections open at once on the list port. */
+  readonly maxTcpConnections: number;
+  /** A TCP connection silent this long is closed (`tcp-idle`). */
+  readonly tcpIdleMs: number;
+  /** How long after its `Accept` a classic client may fetch the list over TCP. */
+  readonly listFetchWindowMs: number;
+  /** Kernel receive and send buffer of the UDP socket, in bytes. */
+  readonly udpBufferBytes: number;
+}
+
+/** The defaults of {@link ServerLimits}. */
+export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
+  maxUsers: 100_000,
+  maxNameLength: 32,
+  classicMaxDatagramBytes: 8192,
+  maxTcpConnections: 256,
+  tcpIdleMs: 10_000,
+  listFetchWindowMs: 30_000,
+  udpBufferBytes: 4 * 1024 * 1024,
+});
+
+/** Options of {@link QimServer}. */
+export interface ServerOptions {
+  /** Address to bind UDP and TCP; default `::` (every interface, IPv6 and IPv4). */
+  readonly host?: string;
+  /** Port for UDP and TCP alike; default 8500; 0 picks a port free for both. */
+  readonly port?: number;
+  readonly limits?: Partial<ServerLimits>;
+}
+
+/** Options with every default applied and checked. */
+export interface ResolvedServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly limits: ServerLimits;
+}
+
+/** The default port of `qim server`, UDP and TCP. */
+export const DEFAULT_PORT = 8500;
+
+/** Applies defaults and checks ranges; throws `ERR_BAD_OPTION` naming the bad option. */
+export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
+  const port = o.port ?? DEFAULT_PORT;
+  if (port !== 0 && !isPort(port)) throw new QimError('ERR_BAD_OPTION', `port must be 0 to 65535, got ${port}`);
+  const limits = { ...DEFAULT_SERVER_LIMITS, ...o.limits };
+  for (const [key, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new QimError('ERR_BAD_OPTION', `limit ${key} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  return { host: o.host ?? '::', port, limits };
+}
