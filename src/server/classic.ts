@@ -5,8 +5,16 @@
 import { decodeClassic, encodeClassic, type ClassicDatagram } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
-import type { DropReason } from '../protocol/result.js';
 import type { ServerContext } from './context.js';
+
+type RefuseReason = 'bad-name' | 'name-taken' | 'server-full';
+
+/** What `Refuse,` carries for each reason (docs/PROTOCOL.md). */
+const REFUSE_TEXT: Record<RefuseReason, string> = {
+  'bad-name': 'bad name',
+  'name-taken': 'name taken',
+  'server-full': 'server full',
+};
 
 /** Handles every classic datagram that reaches the server. */
 export class ClassicHandler {
@@ -47,12 +55,12 @@ export class ClassicHandler {
     }
     const problem = nameProblem(name, ctx.limits.maxNameLength);
     if (problem !== null) {
-      this.#refuse(name, endpoint, 'bad-name', problem);
+      this.#refuse(name, endpoint, 'bad-name', problem, size);
       return;
     }
     const holder = ctx.directory.byName(name);
     if (holder !== undefined && !sameEndpoint(holder.endpoint, endpoint)) {
-      this.#refuse(name, endpoint, 'name-taken', 'name already online');
+      this.#refuse(name, endpoint, 'name-taken', 'name already online', size);
       return;
     }
     if (holder !== undefined) {
@@ -62,7 +70,7 @@ export class ClassicHandler {
     }
     const previous = ctx.directory.byEndpoint(endpoint);
     if (previous === undefined && ctx.directory.size >= ctx.limits.maxUsers) {
-      this.#refuse(name, endpoint, 'server-full', 'server full');
+      this.#refuse(name, endpoint, 'server-full', 'server full', size);
       return;
     }
     if (previous !== undefined) {
@@ -101,10 +109,16 @@ export class ClassicHandler {
     this.#ctx.send(encodeClassic({ kind: 'accept', tcpPort: this.#ctx.tcpPort }), endpoint);
   }
 
-  #refuse(name: string, endpoint: Endpoint, reason: DropReason, message: string): void {
+  /**
+   * Refuses a login. The wire reason is a short fixed phrase, cut so that the answer is never
+   * larger than the login it answers: a forged login cannot turn the server into an amplifier.
+   */
+  #refuse(name: string, endpoint: Endpoint, reason: RefuseReason, message: string, requestSize: number): void {
     this.#ctx.counters.refused++;
     this.#ctx.emit('refused', { name, endpoint, reason, message });
-    this.#ctx.send(encodeClassic({ kind: 'refuse', reason: message }), endpoint);
+    let bytes = encodeClassic({ kind: 'refuse', reason: REFUSE_TEXT[reason] });
+    if (bytes.length > requestSize) bytes = bytes.subarray(0, requestSize - (requestSize % 2));
+    this.#ctx.send(bytes, endpoint);
   }
 
   /** Tells every other online user about a login or logout: one encoding, then one send each. */
