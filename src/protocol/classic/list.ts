@@ -15,7 +15,7 @@ export interface ListEntry {
 }
 
 /** The largest list we accept, in UTF-8 bytes (LIMITS.md: `classicMaxListBytes`). */
-export const CLASSIC_MAX_LIST_BYTES = 4 * 1024 * 1024;
+export const CLASSIC_MAX_LIST_BYTES = 16 * 1024 * 1024;
 
 /** .NET's 7-bit encoded int is an Int32: at most five groups. */
 const MAX_VARINT_BYTES = 5;
