@@ -37,6 +37,7 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
     void client.logout().then(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
+  process.once('SIGHUP', stop); // the terminal closed
   if (!interactive) process.once('SIGINT', stop);
   try {
     if (interactive) await runTty(client, `${opts.server.host}:${opts.server.port}`);

@@ -47,7 +47,7 @@ export async function runTty(client: QimClient, serverText: string): Promise<voi
       client.send(to, text);
       const line: ChatLine = { direction: 'out', peer: to, text, at: new Date() };
       conversations.add(line);
-      if (conversations.open !== to) say(`${dim(`to ${safe(to)}:`)} ${show(line)}`);
+      say(conversations.open === to ? show(line) : `${dim(`to ${safe(to)}:`)} ${show(line)}`);
     } catch (err) {
       say(yellow(err instanceof QimError ? err.message : String(err)));
     }
