@@ -24,21 +24,27 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
     ...(opts.host !== undefined ? { host: opts.host } : {}),
     ...(opts.port !== undefined ? { port: opts.port } : {}),
   });
+  // Signals are handled from the start: one that arrives mid-login waits for the login to settle
+  // and then logs out, so the server never keeps listing a departed user.
+  let loggingIn: Promise<unknown> = Promise.resolve();
+  const stop = (): void => {
+    void loggingIn
+      .catch(() => {})
+      .then(() => client.logout())
+      .then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGHUP', stop); // the terminal closed
+  process.once('SIGINT', stop); // in the terminal UI, readline takes Ctrl-C itself once it runs
   try {
     if (interactive) process.stdout.write(`logging in to ${opts.server.host}:${opts.server.port} as ${opts.name}…\n`);
-    await client.login();
+    loggingIn = client.login();
+    await loggingIn;
   } catch (err) {
     if (interactive) process.stderr.write(`qim: ${err instanceof Error ? err.message : String(err)}\n`);
     else process.stdout.write(`${JSON.stringify(errorEvent(err))}\n`);
     return 1;
   }
-  const stop = (): void => {
-    // A signal logs out like /quit does: the server must not keep a departed user listed.
-    void client.logout().then(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGHUP', stop); // the terminal closed
-  if (!interactive) process.once('SIGINT', stop);
   try {
     if (interactive) await runTty(client, `${opts.server.host}:${opts.server.port}`);
     else await runLineMode(client, process.stdin, process.stdout);

@@ -42,8 +42,9 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     if (limiter.allow(reason)) log.warn('drop', { reason, from: formatEndpoint(from), bytes, transport });
   });
 
-  await server.start();
-  await new Promise<void>((resolve) => {
+  // Signal handlers go in before the server starts: a supervisor may signal as soon as it sees
+  // the `started` line, and the server must still stop cleanly and print its counters.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -53,6 +54,8 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  await server.start();
+  await stopped;
   await server.stop();
   for (const [reason, count] of limiter.stop()) log.warn('drops-suppressed', { reason, count });
   const { drops, ...totals } = server.counters;

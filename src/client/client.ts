@@ -58,6 +58,12 @@ export class QimClient extends EventEmitter<ClientEvents> {
   #serverAddress = '';
   readonly #contacts = new Map<string, Contact>();
   #awaitAccept: ((d: { tcpPort: number; from: Endpoint } | { refused: string }) => void) | null = null;
+  /**
+   * Datagrams that arrive between `Accept` and the end of the list fetch. The server's list is a
+   * snapshot taken when our TCP connection arrives, so a join announced meanwhile must be applied
+   * after the list, not dropped, or this client would never see that user.
+   */
+  #early: { bytes: Buffer; from: Endpoint }[] | null = null;
 
   constructor(options: ClientOptions) {
     super();
@@ -137,6 +143,7 @@ export class QimClient extends EventEmitter<ClientEvents> {
         },
       );
       if ('refused' in answer) throw new QimError('ERR_LOGIN_REFUSED', `server refused the login: ${answer.refused}`);
+      this.#early = [];
       const entries = await this.#fetchList(answer.from.address, answer.tcpPort);
       for (const e of entries) {
         if (e.name === this.options.name) continue;
@@ -145,6 +152,9 @@ export class QimClient extends EventEmitter<ClientEvents> {
       this.#setState('online');
       const list = this.contacts();
       this.emit('list', list);
+      const early = this.#early;
+      this.#early = null;
+      for (const d of early) this.#receive(d.bytes, d.from);
       return list;
     } catch (err) {
       await this.close();
@@ -190,6 +200,7 @@ export class QimClient extends EventEmitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#awaitAccept = null;
+    this.#early = null;
     await this.#udp?.close();
     this.#udp = null;
     this.#setState('closed');
@@ -225,6 +236,11 @@ export class QimClient extends EventEmitter<ClientEvents> {
   }
 
   #receive(bytes: Buffer, from: Endpoint): void {
+    if (this.#early !== null) {
+      if (this.#early.length < this.options.limits.maxEarlyDatagrams) this.#early.push({ bytes, from });
+      else this.#drop('unexpected', from, bytes.length);
+      return;
+    }
     const decoded = decodeClassic(bytes, this.options.limits.maxDatagramBytes);
     if (!decoded.ok) {
       this.#drop(decoded.reason, from, bytes.length);

@@ -20,6 +20,8 @@ export interface ClientLimits {
   readonly maxContacts: number;
   /** Longest own name accepted before login, in UTF-16 code units. */
   readonly maxNameLength: number;
+  /** Datagrams held while the list is fetched, to apply after it (joins, leaves, early messages). */
+  readonly maxEarlyDatagrams: number;
 }
 
 /** The defaults of {@link ClientLimits}. */
@@ -31,6 +33,7 @@ export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
   maxDatagramBytes: CLASSIC_MAX_DATAGRAM_BYTES,
   maxContacts: 100_000,
   maxNameLength: DEFAULT_MAX_NAME_LENGTH,
+  maxEarlyDatagrams: 1024,
 });
 
 /** Options of {@link QimClient}. */

@@ -7,7 +7,6 @@
  */
 import { EventEmitter } from 'node:events';
 import { QimError } from '../errors.js';
-import { looksClassic } from '../protocol/classic/datagram.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import type { DropReason } from '../protocol/result.js';
 import { TcpListener, type TcpConnection } from '../transport/tcp.js';
@@ -60,7 +59,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new QimError('ERR_CLOSED', `cannot start a server that is ${this.#state}`);
     this.#state = 'starting';
-    const { host, port, limits } = this.options;
+    const { host, port } = this.options;
     let pair: { udp: UdpTransport; tcp: TcpListener };
     try {
       pair = await this.#bindPair(host, port);
@@ -79,8 +78,9 @@ export class QimServer extends EventEmitter<ServerEvents> {
     udp.onDatagram((bytes, from) => {
       this.counters.datagramsIn++;
       this.counters.bytesIn += bytes.length;
-      if (looksClassic(bytes)) classic.handle(bytes, from);
-      else ctx.drop(bytes.length > limits.classicMaxDatagramBytes ? 'oversized' : 'unknown-command', from, bytes.length);
+      // Every datagram is classic until the qim protocol claims its first bytes (docs/PROTOCOL.md);
+      // the classic decoder then names the precise reason for anything malformed.
+      classic.handle(bytes, from);
     });
     this.#acceptTcp = (conn) => list.serve(conn);
     this.#state = 'running';

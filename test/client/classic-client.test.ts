@@ -119,6 +119,31 @@ describe('classic client', () => {
     expect((await got).text).toBe('still here');
   });
 
+  it('applies a join announced while its list was being fetched, after the list', async () => {
+    let clientPort = 0;
+    const udp = await RawPeer.bind('127.0.0.1');
+    // The list service announces carol before it writes the list: the worst interleaving.
+    const tcp: Server = createServer((s) => {
+      void udp.send('login,carol,127.0.0.1:7000', clientPort).then(() =>
+        setTimeout(() => s.end(encodeList([{ name: 'alice', endpoint: { address: '127.0.0.1', port: clientPort } }])), 20),
+      );
+    });
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => udp.close(), () => new Promise<void>((r) => tcp.close(() => r())));
+    const c = newClient('alice', udp.port);
+    const order: string[] = [];
+    c.on('list', () => order.push('list'));
+    c.on('joined', (j) => order.push(`joined ${j.name}`));
+    const login = c.login();
+    const d = await udp.nextText('login,');
+    clientPort = d.from.port;
+    await udp.send(`Accept,${(tcp.address() as { port: number }).port}`, clientPort);
+    await login;
+    await until(() => order.length === 2, 'the held join to be applied');
+    expect(order).toEqual(['list', 'joined carol']);
+    expect(c.contacts().map((x) => x.name)).toEqual(['carol']);
+  });
+
   it('fails the login with the server reason on Refuse', async () => {
     const server = await fakeServer(() => Buffer.alloc(0));
     const c = newClient('alice', server.udp.port);

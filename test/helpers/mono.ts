@@ -19,7 +19,7 @@ function toolWorks(command: string): boolean {
   return result.error === undefined && result.status === 0;
 }
 
-/** True when both `mcs` and `mono` can be run (for `describe.skipIf(!hasMono())`). */
+/** True when both `mcs` and `mono` can be run. */
 export function hasMono(): boolean {
   return toolWorks('mcs') && toolWorks('mono');
 }
