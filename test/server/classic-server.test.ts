@@ -188,6 +188,27 @@ describe('classic server', () => {
     expect(server.directory.byName('alice')).toBeDefined();
   });
 
+  describe('what classic cannot prevent (documented in docs/PROTOCOL.md)', () => {
+    it('lets another program on the same host log a user out with their exact endpoint', async () => {
+      const alice = await peer();
+      await rawLogin(alice, 'alice', port);
+      const sameHost = await peer('127.0.0.1');
+      await sameHost.send(`logout,alice,${alice.endpoint}`, port);
+      await until(() => server.directory.byName('alice') === undefined, 'the same-host logout to count');
+    });
+
+    it('lets another program on the same host talk under a listed name of that host', async () => {
+      const alice = await client('alice');
+      const bob = await client('bob');
+      await until(() => alice.contact('bob') !== undefined, 'alice to see bob');
+      const got = nextEvent<IncomingMessage>(alice, 'message');
+      const sameHost = await peer('127.0.0.1');
+      await sameHost.send('talk,12:00:00,bob,not really bob', alice.endpoint.port);
+      expect(await got).toMatchObject({ from: 'bob', text: 'not really bob' });
+      expect(bob.state).toBe('online');
+    });
+  });
+
   it('sends nothing to an address claimed by a login from elsewhere (no reflection)', async () => {
     const victim = await peer('127.0.0.3');
     const attacker = await peer('127.0.0.1');
