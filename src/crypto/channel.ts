@@ -1,0 +1,102 @@
+/**
+ * The encrypted channel between two peers after their handshake: ChaCha20-Poly1305 with a 64-bit
+ * message counter as the nonce (node:crypto has no XChaCha, and counters never repeat under one
+ * key), and a sliding replay window on the receiving side, in the manner of WireGuard and IPsec.
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+
+/** Bytes of the Poly1305 tag appended to every ciphertext. */
+export const TAG_BYTES = 16;
+
+/**
+ * Counters stop here: far below 2^64, and below 2^53 so they stay exact JavaScript numbers. A
+ * session that reached it would need a new handshake (at one message per millisecond: 8,900 years).
+ */
+export const MAX_COUNTER = 2 ** 48;
+
+function nonce(counter: number): Buffer {
+  const n = Buffer.alloc(12);
+  n.writeUIntLE(counter, 4, 6);
+  return n;
+}
+
+/** Encrypts `plaintext` under `key` with the nonce for `counter`; the tag is appended. */
+export function seal(key: Uint8Array, counter: number, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+  const cipher = createCipheriv('chacha20-poly1305', key, nonce(counter), { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad, { plaintextLength: plaintext.length });
+  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+}
+
+/** Decrypts and authenticates; null when anything was altered or the key is wrong. Never throws. */
+export function open(key: Uint8Array, counter: number, sealed: Uint8Array, aad: Uint8Array): Buffer | null {
+  if (sealed.length < TAG_BYTES || !Number.isSafeInteger(counter) || counter < 0 || counter >= MAX_COUNTER) return null;
+  const body = sealed.subarray(0, sealed.length - TAG_BYTES);
+  const tag = sealed.subarray(sealed.length - TAG_BYTES);
+  try {
+    const decipher = createDecipheriv('chacha20-poly1305', key, nonce(counter), { authTagLength: TAG_BYTES });
+    decipher.setAAD(aad, { plaintextLength: body.length });
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(body), decipher.final()]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Remembers which counters were accepted among the last `size`. A counter is accepted once; one
+ * older than the window is refused (it may be a replay we can no longer tell apart).
+ */
+export class ReplayWindow {
+  readonly #seen: Uint8Array;
+  #highest = -1;
+
+  constructor(readonly size = 4096) {
+    this.#seen = new Uint8Array(size);
+  }
+
+  /** True when `counter` has not been accepted and is not too old. Does not record it. */
+  fresh(counter: number): boolean {
+    if (counter > this.#highest) return true;
+    if (counter <= this.#highest - this.size) return false;
+    return this.#seen[counter % this.size] === 0;
+  }
+
+  /** Records `counter` as accepted (call only after the datagram authenticated). */
+  accept(counter: number): void {
+    if (counter > this.#highest) {
+      const gap = counter - this.#highest;
+      if (gap >= this.size) this.#seen.fill(0);
+      else for (let c = this.#highest + 1; c < counter; c++) this.#seen[c % this.size] = 0;
+      this.#highest = counter;
+    }
+    this.#seen[counter % this.size] = 1;
+  }
+}
+
+/** One direction pair of an established session: our sending key and counter, their key and window. */
+export class SecureChannel {
+  readonly #sendKey: Buffer;
+  readonly #receiveKey: Buffer;
+  readonly #window = new ReplayWindow();
+  #counter = 0;
+
+  constructor(sendKey: Uint8Array, receiveKey: Uint8Array) {
+    this.#sendKey = Buffer.from(sendKey);
+    this.#receiveKey = Buffer.from(receiveKey);
+  }
+
+  /** Encrypts the next outgoing payload; `aad` is authenticated, not hidden (e.g. the header). */
+  seal(plaintext: Uint8Array, aad: Uint8Array): { counter: number; ciphertext: Buffer } {
+    if (this.#counter >= MAX_COUNTER) throw new RangeError('session exhausted; a new handshake is needed');
+    const counter = this.#counter++;
+    return { counter, ciphertext: seal(this.#sendKey, counter, plaintext, aad) };
+  }
+
+  /** Decrypts an incoming payload; null for a forgery, a corruption or a replay. */
+  open(counter: number, ciphertext: Uint8Array, aad: Uint8Array): Buffer | null {
+    if (!this.#window.fresh(counter)) return null;
+    const plain = open(this.#receiveKey, counter, ciphertext, aad);
+    if (plain !== null) this.#window.accept(counter);
+    return plain;
+  }
+}

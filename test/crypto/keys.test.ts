@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { ed25519KeyPair, fingerprint, sign, verify, x25519, x25519KeyPair } from '../../src/crypto/keys.js';
+
+const hex = (s: string) => Buffer.from(s, 'hex');
+
+describe('keys', () => {
+  it('derives the RFC 8032 Ed25519 public key and signature from the test seed', () => {
+    const id = ed25519KeyPair(hex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60'));
+    expect(id.publicKey.toString('hex')).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+    expect(sign(id, Buffer.alloc(0)).toString('hex')).toBe(
+      'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+    );
+  });
+
+  it('computes the RFC 7748 X25519 shared secret', () => {
+    const a = x25519KeyPair(hex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a'));
+    const b = x25519KeyPair(hex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb'));
+    expect(a.publicKey.toString('hex')).toBe('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
+    expect(x25519(a, b.publicKey)?.toString('hex')).toBe('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
+    expect(x25519(b, a.publicKey)?.toString('hex')).toBe('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
+  });
+
+  it('refuses a low-order X25519 point and malformed keys', () => {
+    const a = x25519KeyPair();
+    expect(x25519(a, Buffer.alloc(32))).toBeNull();
+    expect(x25519(a, Buffer.alloc(31, 1))).toBeNull();
+  });
+
+  it('verifies only the right signature by the right key', () => {
+    const id = ed25519KeyPair();
+    const other = ed25519KeyPair();
+    const msg = Buffer.from('你好');
+    const sig = sign(id, msg);
+    expect(verify(id.publicKey, msg, sig)).toBe(true);
+    expect(verify(other.publicKey, msg, sig)).toBe(false);
+    expect(verify(id.publicKey, Buffer.from('你好!'), sig)).toBe(false);
+    expect(verify(id.publicKey, msg, sig.subarray(1))).toBe(false);
+    expect(verify(Buffer.alloc(5), msg, sig)).toBe(false);
+  });
+
+  it('prints a fingerprint as eight groups of four hex digits', () => {
+    expect(fingerprint(ed25519KeyPair().publicKey)).toMatch(/^([0-9a-f]{4} ){7}[0-9a-f]{4}$/);
+  });
+});
