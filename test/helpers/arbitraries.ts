@@ -32,3 +32,46 @@ export const arbClassicDatagram: fc.Arbitrary<ClassicDatagram> = fc.oneof(
   fc.record({ kind: fc.constant('refuse' as const), reason: arbText }),
   fc.record({ kind: fc.constant('talk' as const), time: arbField, sender: arbField, text: arbText }),
 );
+
+import type { V2Message } from '../../src/protocol/v2/messages.js';
+
+const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => Buffer.from(b));
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const u48 = fc.integer({ min: 0, max: 2 ** 48 - 1 });
+const status = fc.constantFrom('online' as const, 'away' as const, 'busy' as const, 'invisible' as const);
+/** A name that fits the wire's 96 UTF-8 bytes. */
+const wireName = arbText.filter((s) => Buffer.byteLength(s) <= 96);
+
+/** Any qim-protocol message that can be encoded. */
+export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
+  fc.record({ type: fc.constant('hello' as const), nonce: bytes(16) }),
+  fc.record({ type: fc.constant('cookie' as const), nonce: bytes(16), cookie: bytes(16) }),
+  fc.record({
+    type: fc.constant('login' as const),
+    cookie: bytes(16),
+    nonce: bytes(16),
+    identity: bytes(32),
+    ephemeral: bytes(32),
+    time: u48,
+    status,
+    name: wireName,
+    endpoint: arbEndpoint,
+    signature: bytes(64),
+  }),
+  fc.record({
+    type: fc.constant('welcome' as const),
+    session: bytes(8),
+    leaseMs: u32,
+    heartbeatMs: u32,
+    listVersion: u32,
+    observed: arbEndpoint,
+    serverIdentity: bytes(32),
+    serverEphemeral: bytes(32),
+    signature: bytes(64),
+  }),
+  fc.record({ type: fc.constant('refused' as const), code: fc.integer({ min: 0, max: 255 }), reason: arbText.filter((s) => Buffer.byteLength(s) <= 64) }),
+  fc.record({ type: fc.constantFrom('heartbeat' as const, 'heartbeat-ack' as const), session: bytes(8), counter: u48, listVersion: u32, mac: bytes(16) }),
+  fc.record({ type: fc.constant('handshake-init' as const), sender: u32, name: wireName, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }),
+  fc.record({ type: fc.constant('handshake-response' as const), sender: u32, receiver: u32, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }),
+  fc.record({ type: fc.constant('data' as const), receiver: u32, counter: u48, ciphertext: fc.uint8Array({ minLength: 16, maxLength: 1100 }).map((b) => Buffer.from(b)) }),
+);

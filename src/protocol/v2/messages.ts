@@ -1,0 +1,242 @@
+/**
+ * The qim protocol (v2) datagrams: layouts in docs/PROTOCOL.md, "qim protocol (v2)". Every
+ * datagram starts with the version byte 0x02 and a type byte; every field has an explicit length;
+ * every datagram is at most {@link MAX_DATAGRAM} bytes. Pure, and decoding never throws.
+ */
+import type { Endpoint } from '../endpoint.js';
+import type { Decoded } from '../result.js';
+import { ByteReader, ByteWriter } from './bytes.js';
+
+/** The first byte of every qim-protocol datagram (never a UTF-16LE letter, so never classic). */
+export const VERSION = 0x02;
+
+/** No datagram is larger: it fits the IPv6 minimum MTU with room for tunnels. */
+export const MAX_DATAGRAM = 1200;
+
+/** A HELLO is padded to this size, so the COOKIE answering it is never larger (no amplification). */
+export const HELLO_BYTES = 64;
+
+/** Longest name on the wire, in UTF-8 bytes (32 characters of up to three bytes). */
+export const MAX_NAME_BYTES = 96;
+
+/** Presence of a user. `invisible` users are listed to nobody but themselves. */
+export type Status = 'online' | 'away' | 'busy' | 'invisible';
+const STATUSES: readonly Status[] = ['online', 'away', 'busy', 'invisible'];
+
+/** Message type codes. */
+export const Type = {
+  Hello: 0x01,
+  Cookie: 0x02,
+  Login: 0x03,
+  Welcome: 0x04,
+  Refused: 0x05,
+  Heartbeat: 0x06,
+  HeartbeatAck: 0x07,
+  HandshakeInit: 0x20,
+  HandshakeResponse: 0x21,
+  Data: 0x22,
+} as const;
+
+export type V2Message =
+  | { type: 'hello'; nonce: Buffer }
+  | { type: 'cookie'; nonce: Buffer; cookie: Buffer }
+  | {
+      type: 'login';
+      cookie: Buffer;
+      nonce: Buffer;
+      identity: Buffer;
+      ephemeral: Buffer;
+      time: number;
+      status: Status;
+      name: string;
+      endpoint: Endpoint;
+      signature: Buffer;
+    }
+  | {
+      type: 'welcome';
+      session: Buffer;
+      leaseMs: number;
+      heartbeatMs: number;
+      listVersion: number;
+      observed: Endpoint;
+      serverIdentity: Buffer;
+      serverEphemeral: Buffer;
+      signature: Buffer;
+    }
+  | { type: 'refused'; code: number; reason: string }
+  | { type: 'heartbeat'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
+  | { type: 'heartbeat-ack'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
+  | { type: 'handshake-init'; sender: number; name: string; ephemeral: Buffer; identity: Buffer; signature: Buffer }
+  | { type: 'handshake-response'; sender: number; receiver: number; ephemeral: Buffer; identity: Buffer; signature: Buffer }
+  | { type: 'data'; receiver: number; counter: number; ciphertext: Buffer };
+
+/** Encodes one message. Throws RangeError for a value that cannot be on the wire (a caller bug). */
+export function encodeV2(m: V2Message): Buffer {
+  // Signed messages are their signed bytes followed by the signature.
+  if (m.type === 'login') return check(Buffer.concat([loginSigned(m), m.signature]));
+  if (m.type === 'welcome') return check(Buffer.concat([welcomeSigned(m), m.signature]));
+  const w = new ByteWriter();
+  w.u8(VERSION);
+  switch (m.type) {
+    case 'hello':
+      w.u8(Type.Hello).raw(m.nonce).raw(Buffer.alloc(HELLO_BYTES - 2 - m.nonce.length));
+      break;
+    case 'cookie':
+      w.u8(Type.Cookie).raw(m.nonce).raw(m.cookie);
+      break;
+    case 'refused':
+      w.u8(Type.Refused).u8(m.code).str8(m.reason, 64);
+      break;
+    case 'heartbeat':
+    case 'heartbeat-ack':
+      w.u8(m.type === 'heartbeat' ? Type.Heartbeat : Type.HeartbeatAck).raw(m.session).u64(m.counter).u32(m.listVersion).raw(m.mac);
+      break;
+    case 'handshake-init':
+      w.u8(Type.HandshakeInit).u32(m.sender).str8(m.name, MAX_NAME_BYTES).raw(m.ephemeral).raw(m.identity).raw(m.signature);
+      break;
+    case 'handshake-response':
+      w.u8(Type.HandshakeResponse).u32(m.sender).u32(m.receiver).raw(m.ephemeral).raw(m.identity).raw(m.signature);
+      break;
+    case 'data':
+      w.u8(Type.Data).u32(m.receiver).u64(m.counter).raw(m.ciphertext);
+      break;
+  }
+  return check(w.finish());
+}
+
+function check(bytes: Buffer): Buffer {
+  if (bytes.length > MAX_DATAGRAM) throw new RangeError(`datagram of ${bytes.length} bytes exceeds ${MAX_DATAGRAM}`);
+  return Buffer.from(bytes);
+}
+
+/** The bytes a LOGIN's signature covers: the whole datagram up to the signature. */
+export function loginSigned(m: Extract<V2Message, { type: 'login' }>): Buffer {
+  return new ByteWriter()
+    .u8(VERSION)
+    .u8(Type.Login)
+    .raw(m.cookie)
+    .raw(m.nonce)
+    .raw(m.identity)
+    .raw(m.ephemeral)
+    .u64(m.time)
+    .u8(STATUSES.indexOf(m.status))
+    .str8(m.name, MAX_NAME_BYTES)
+    .endpoint(m.endpoint)
+    .finish();
+}
+
+/** The bytes a WELCOME's signature covers: the whole datagram up to the signature. */
+export function welcomeSigned(m: Extract<V2Message, { type: 'welcome' }>): Buffer {
+  return new ByteWriter()
+    .u8(VERSION)
+    .u8(Type.Welcome)
+    .raw(m.session)
+    .u32(m.leaseMs)
+    .u32(m.heartbeatMs)
+    .u32(m.listVersion)
+    .endpoint(m.observed)
+    .raw(m.serverIdentity)
+    .raw(m.serverEphemeral)
+    .finish();
+}
+
+/** The header a DATA ciphertext authenticates as associated data (version to counter). */
+export function dataHeader(receiver: number, counter: number): Buffer {
+  return new ByteWriter(14).u8(VERSION).u8(Type.Data).u32(receiver).u64(counter).finish();
+}
+
+/** True when a datagram starts with the qim-protocol version byte. */
+export function looksV2(bytes: Uint8Array): boolean {
+  return bytes[0] === VERSION;
+}
+
+/** Decodes one datagram; never throws. */
+export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
+  if (bytes.length === 0) return { ok: false, reason: 'empty' };
+  if (bytes.length > MAX_DATAGRAM) return { ok: false, reason: 'oversized' };
+  const r = new ByteReader(bytes);
+  if (r.u8() !== VERSION || bytes.length < 2) return { ok: false, reason: 'unknown-command' };
+  const type = r.u8();
+  let m: V2Message;
+  switch (type) {
+    case Type.Hello: {
+      if (bytes.length !== HELLO_BYTES) return { ok: false, reason: 'bad-length' };
+      m = { type: 'hello', nonce: r.fixed(16) };
+      r.rest();
+      break;
+    }
+    case Type.Cookie:
+      m = { type: 'cookie', nonce: r.fixed(16), cookie: r.fixed(16) };
+      break;
+    case Type.Login: {
+      const cookie = r.fixed(16);
+      const nonce = r.fixed(16);
+      const identity = r.fixed(32);
+      const ephemeral = r.fixed(32);
+      const time = r.u64();
+      const status = STATUSES[r.u8()];
+      if (status === undefined) r.fail();
+      const name = r.str8(MAX_NAME_BYTES);
+      const endpoint = r.endpoint();
+      m = { type: 'login', cookie, nonce, identity, ephemeral, time, status: status ?? 'online', name, endpoint, signature: r.fixed(64) };
+      break;
+    }
+    case Type.Welcome:
+      m = {
+        type: 'welcome',
+        session: r.fixed(8),
+        leaseMs: r.u32(),
+        heartbeatMs: r.u32(),
+        listVersion: r.u32(),
+        observed: r.endpoint(),
+        serverIdentity: r.fixed(32),
+        serverEphemeral: r.fixed(32),
+        signature: r.fixed(64),
+      };
+      break;
+    case Type.Refused:
+      m = { type: 'refused', code: r.u8(), reason: r.str8(64) };
+      break;
+    case Type.Heartbeat:
+    case Type.HeartbeatAck:
+      m = {
+        type: type === Type.Heartbeat ? 'heartbeat' : 'heartbeat-ack',
+        session: r.fixed(8),
+        counter: r.u64(),
+        listVersion: r.u32(),
+        mac: r.fixed(16),
+      };
+      break;
+    case Type.HandshakeInit:
+      m = {
+        type: 'handshake-init',
+        sender: r.u32(),
+        name: r.str8(MAX_NAME_BYTES),
+        ephemeral: r.fixed(32),
+        identity: r.fixed(32),
+        signature: r.fixed(64),
+      };
+      break;
+    case Type.HandshakeResponse:
+      m = {
+        type: 'handshake-response',
+        sender: r.u32(),
+        receiver: r.u32(),
+        ephemeral: r.fixed(32),
+        identity: r.fixed(32),
+        signature: r.fixed(64),
+      };
+      break;
+    case Type.Data: {
+      const receiver = r.u32();
+      const counter = r.u64();
+      if (r.remaining < 16) r.fail();
+      m = { type: 'data', receiver, counter, ciphertext: r.rest() };
+      break;
+    }
+    default:
+      return { ok: false, reason: 'unknown-command' };
+  }
+  if (!r.done()) return { ok: false, reason: 'missing-field' };
+  return { ok: true, value: m };
+}
