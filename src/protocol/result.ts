@@ -20,6 +20,13 @@ export type DropReason =
   | 'bad-name'
   | 'name-taken'
   | 'server-full'
+  | 'bad-cookie'
+  | 'bad-signature'
+  | 'bad-mac'
+  | 'bad-key'
+  | 'key-mismatch'
+  | 'stale'
+  | 'replayed'
   | 'tcp-garbage'
   | 'tcp-too-many'
   | 'tcp-idle';

@@ -2,10 +2,11 @@
  * The classic protocol's server side: login, logout and the list fetch, as the seed's programs
  * expect them, hardened where that stays compatible (docs/PROTOCOL.md, "Classic hardening").
  */
-import { decodeClassic, encodeClassic, type ClassicDatagram } from '../protocol/classic/datagram.js';
+import { decodeClassic, encodeClassic } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
 import type { ServerContext } from './context.js';
+import { announce } from './presence.js';
 
 type RefuseReason = 'bad-name' | 'name-taken' | 'server-full';
 
@@ -59,7 +60,9 @@ export class ClassicHandler {
       return;
     }
     const holder = ctx.directory.byName(name);
-    if (holder !== undefined && !sameEndpoint(holder.endpoint, endpoint)) {
+    // A name bound to a qim key is that key's, online or not: classic cannot prove it holds it.
+    const owned = ctx.accounts.keyFor(name) !== undefined;
+    if (owned || (holder !== undefined && !sameEndpoint(holder.endpoint, endpoint))) {
       this.#refuse(name, endpoint, 'name-taken', 'name already online', size);
       return;
     }
@@ -77,13 +80,13 @@ export class ClassicHandler {
       // A new name from an endpoint that is already online: the new login replaces the old one.
       ctx.directory.remove(previous.name);
       ctx.emit('logout', { name: previous.name, endpoint, reason: 'replaced' });
-      this.#announce({ kind: 'logout', name: previous.name, endpoint });
+      announce(ctx, 'logout', previous.name, endpoint);
     }
     ctx.directory.add({ name, endpoint, protocol: 'classic', since: Date.now() });
     ctx.counters.logins++;
     ctx.emit('login', { name, endpoint, protocol: 'classic' });
     this.#accept(endpoint);
-    this.#announce({ kind: 'login', name, endpoint });
+    announce(ctx, 'login', name, endpoint);
   }
 
   #logout(name: string, endpoint: Endpoint, from: Endpoint, size: number): void {
@@ -101,7 +104,7 @@ export class ClassicHandler {
     ctx.directory.remove(name);
     ctx.counters.logouts++;
     ctx.emit('logout', { name, endpoint: user.endpoint, reason: 'logout' });
-    this.#announce({ kind: 'logout', name, endpoint: user.endpoint });
+    announce(ctx, 'logout', name, user.endpoint);
   }
 
   #accept(endpoint: Endpoint): void {
@@ -119,18 +122,5 @@ export class ClassicHandler {
     let bytes = encodeClassic({ kind: 'refuse', reason: REFUSE_TEXT[reason] });
     if (bytes.length > requestSize) bytes = bytes.subarray(0, requestSize - (requestSize % 2));
     this.#ctx.send(bytes, endpoint);
-  }
-
-  /** Tells every other online user about a login or logout: one encoding, then one send each. */
-  #announce(d: ClassicDatagram & { kind: 'login' | 'logout' }): void {
-    const bytes = encodeClassic(d);
-    let recipients = 0;
-    for (const user of this.#ctx.directory.users()) {
-      if (user.name === d.name) continue;
-      this.#ctx.send(bytes, user.endpoint);
-      recipients++;
-    }
-    this.#ctx.counters.broadcasts++;
-    this.#ctx.emit('broadcast', { kind: d.kind, name: d.name, recipients });
   }
 }

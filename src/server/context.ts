@@ -1,5 +1,6 @@
 import type { Endpoint } from '../protocol/endpoint.js';
 import type { DropReason } from '../protocol/result.js';
+import type { AccountStore } from './accounts.js';
 import type { ServerCounters } from './counters.js';
 import type { Directory } from './directory.js';
 import type { ServerEvents } from './events.js';
@@ -13,6 +14,8 @@ export interface ServerContext {
   readonly directory: Directory;
   readonly limits: ServerLimits;
   readonly counters: ServerCounters;
+  /** Names bound to identity keys (classic logins may not take a bound name). */
+  readonly accounts: AccountStore;
   /** The TCP port of the list service, as `Accept` announces it. */
   readonly tcpPort: number;
   /** Sends one datagram from the server's socket, counted. */

@@ -12,6 +12,8 @@ export interface ServerCounters {
   sendErrors: number;
   logins: number;
   logouts: number;
+  /** qim users removed because their lease ran out (no heartbeat). */
+  expired: number;
   refused: number;
   listsSent: number;
   broadcasts: number;
@@ -30,6 +32,7 @@ export function newServerCounters(): ServerCounters {
     sendErrors: 0,
     logins: 0,
     logouts: 0,
+    expired: 0,
     refused: 0,
     listsSent: 0,
     broadcasts: 0,

@@ -2,7 +2,7 @@ import { endpointKey, type Endpoint } from '../protocol/endpoint.js';
 import { encodeList } from '../protocol/classic/list.js';
 
 /** Which protocol a user speaks. */
-export type UserProtocol = 'classic';
+export type UserProtocol = 'classic' | 'qim';
 
 /** One online user as the server knows them. */
 export interface OnlineUser {
@@ -12,6 +12,8 @@ export interface OnlineUser {
   readonly protocol: UserProtocol;
   /** When the user logged in (ms since the epoch). */
   readonly since: number;
+  /** The Ed25519 identity key (qim users only). */
+  readonly identity?: Buffer;
 }
 
 /**

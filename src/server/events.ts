@@ -10,8 +10,11 @@ import type { UserProtocol } from './directory.js';
 export interface ServerEvents {
   started: [{ udp: Endpoint; tcp: Endpoint }];
   login: [{ name: string; endpoint: Endpoint; protocol: UserProtocol }];
-  /** `replaced`: a new login from the same endpoint under another name took the entry over. */
-  logout: [{ name: string; endpoint: Endpoint; reason: 'logout' | 'replaced' }];
+  /**
+   * `replaced`: a new login from the same endpoint under another name took the entry over;
+   * `expired`: a qim user's lease ran out without a heartbeat.
+   */
+  logout: [{ name: string; endpoint: Endpoint; reason: 'logout' | 'replaced' | 'expired' }];
   refused: [{ name: string; endpoint: Endpoint; reason: DropReason; message: string }];
   'list-sent': [{ to: Endpoint; users: number; bytes: number }];
   broadcast: [{ kind: 'login' | 'logout'; name: string; recipients: number }];

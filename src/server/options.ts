@@ -1,5 +1,7 @@
 import { QimError } from '../errors.js';
+import { ed25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { isPort } from '../protocol/endpoint.js';
+import { MemoryAccounts, type AccountStore } from './accounts.js';
 
 /**
  * Every limit of the server, with its default. docs/LIMITS.md lists them with the reasons.
@@ -19,6 +21,12 @@ export interface ServerLimits {
   readonly listFetchWindowMs: number;
   /** Kernel receive and send buffer of the UDP socket, in bytes. */
   readonly udpBufferBytes: number;
+  /** How often qim clients heartbeat. */
+  readonly heartbeatMs: number;
+  /** A qim user silent this long is expired; seven heartbeats, so ordinary loss never expires anyone. */
+  readonly leaseMs: number;
+  /** How often the cookie secret rotates (a cookie stays valid for one to two periods). */
+  readonly cookieRotateMs: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -30,6 +38,9 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   tcpIdleMs: 10_000,
   listFetchWindowMs: 30_000,
   udpBufferBytes: 4 * 1024 * 1024,
+  heartbeatMs: 5_000,
+  leaseMs: 35_000,
+  cookieRotateMs: 120_000,
 });
 
 /** Options of {@link QimServer}. */
@@ -39,6 +50,10 @@ export interface ServerOptions {
   /** Port for UDP and TCP alike; default 8500; 0 picks a port free for both. */
   readonly port?: number;
   readonly limits?: Partial<ServerLimits>;
+  /** The server's Ed25519 identity; a fresh one per run when omitted. */
+  readonly identity?: KeyPair;
+  /** Where names are bound to keys; in memory when omitted (see `SqliteAccounts`). */
+  readonly accounts?: AccountStore;
 }
 
 /** Options with every default applied and checked. */
@@ -46,6 +61,8 @@ export interface ResolvedServerOptions {
   readonly host: string;
   readonly port: number;
   readonly limits: ServerLimits;
+  readonly identity: KeyPair;
+  readonly accounts: AccountStore;
 }
 
 /** The default port of `qim server`, UDP and TCP. */
@@ -61,5 +78,14 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
       throw new QimError('ERR_BAD_OPTION', `limit ${key} must be a positive integer, got ${String(value)}`);
     }
   }
-  return { host: o.host ?? '::', port, limits };
+  if (limits.leaseMs < 2 * limits.heartbeatMs) {
+    throw new QimError('ERR_BAD_OPTION', 'leaseMs must be at least two heartbeats (six or more is advised)');
+  }
+  return {
+    host: o.host ?? '::',
+    port,
+    limits,
+    identity: o.identity ?? ed25519KeyPair(),
+    accounts: o.accounts ?? new MemoryAccounts(),
+  };
 }

@@ -16,7 +16,10 @@ import type { ServerContext } from './context.js';
 import { newServerCounters, type ServerCounters } from './counters.js';
 import { Directory, type OnlineUser } from './directory.js';
 import type { ServerEvents } from './events.js';
+import { CookieJar } from './cookie.js';
 import { ListService } from './list-service.js';
+import { V2Handler } from './v2.js';
+import { looksV2 } from '../protocol/v2/messages.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 
 /** Lifecycle of a server; changes only through {@link QimServer.start} and {@link QimServer.stop}. */
@@ -34,6 +37,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
   #udp: UdpTransport | null = null;
   #tcp: TcpListener | null = null;
   #list: ListService | null = null;
+  #expiry: NodeJS.Timeout | null = null;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -74,13 +78,22 @@ export class QimServer extends EventEmitter<ServerEvents> {
     const classic = new ClassicHandler(ctx);
     const list = new ListService(ctx);
     this.#list = list;
+    const v2 = new V2Handler(ctx, {
+      identity: this.options.identity,
+      accounts: this.options.accounts,
+      cookies: new CookieJar(this.options.limits.cookieRotateMs),
+      now: Date.now,
+    });
+    this.#expiry = setInterval(() => v2.expire(), Math.max(100, Math.floor(this.options.limits.heartbeatMs / 2)));
+    this.#expiry.unref();
     udp.onError(() => this.counters.sendErrors++);
     udp.onDatagram((bytes, from) => {
       this.counters.datagramsIn++;
       this.counters.bytesIn += bytes.length;
-      // Every datagram is classic until the qim protocol claims its first bytes (docs/PROTOCOL.md);
-      // the classic decoder then names the precise reason for anything malformed.
-      classic.handle(bytes, from);
+      // The version byte 0x02 is never a UTF-16LE letter, so the first byte decides (docs/PROTOCOL.md).
+      // Everything else goes to the classic decoder, which names the precise reason for garbage.
+      if (looksV2(bytes)) v2.handle(bytes, from);
+      else classic.handle(bytes, from);
     });
     this.#acceptTcp = (conn) => list.serve(conn);
     this.#state = 'running';
@@ -93,6 +106,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
     this.#list?.close();
+    if (this.#expiry !== null) clearInterval(this.#expiry);
     await Promise.all([this.#udp?.close(), this.#tcp?.close()]);
     this.#state = 'stopped';
     this.emit('stopped', { counters: this.counters });
@@ -128,6 +142,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
   #context(udp: UdpTransport, tcpPort: number): ServerContext {
     return {
       directory: this.directory,
+      accounts: this.options.accounts,
       limits: this.options.limits,
       counters: this.counters,
       tcpPort,

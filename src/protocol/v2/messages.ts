@@ -32,6 +32,7 @@ export const Type = {
   Refused: 0x05,
   Heartbeat: 0x06,
   HeartbeatAck: 0x07,
+  Logout: 0x08,
   HandshakeInit: 0x20,
   HandshakeResponse: 0x21,
   Data: 0x22,
@@ -66,9 +67,16 @@ export type V2Message =
   | { type: 'refused'; code: number; reason: string }
   | { type: 'heartbeat'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
   | { type: 'heartbeat-ack'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
+  | { type: 'logout'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
   | { type: 'handshake-init'; sender: number; name: string; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'handshake-response'; sender: number; receiver: number; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'data'; receiver: number; counter: number; ciphertext: Buffer };
+
+/** Session messages share one layout: session, counter, list version, MAC over what precedes it. */
+const SESSION_TYPES = { heartbeat: Type.Heartbeat, 'heartbeat-ack': Type.HeartbeatAck, logout: Type.Logout } as const;
+
+/** The bytes of a session message that its MAC covers (all but the MAC itself). */
+export const SESSION_MAC_OFFSET = 22;
 
 /** Encodes one message. Throws RangeError for a value that cannot be on the wire (a caller bug). */
 export function encodeV2(m: V2Message): Buffer {
@@ -89,7 +97,8 @@ export function encodeV2(m: V2Message): Buffer {
       break;
     case 'heartbeat':
     case 'heartbeat-ack':
-      w.u8(m.type === 'heartbeat' ? Type.Heartbeat : Type.HeartbeatAck).raw(m.session).u64(m.counter).u32(m.listVersion).raw(m.mac);
+    case 'logout':
+      w.u8(SESSION_TYPES[m.type]).raw(m.session).u64(m.counter).u32(m.listVersion).raw(m.mac);
       break;
     case 'handshake-init':
       w.u8(Type.HandshakeInit).u32(m.sender).str8(m.name, MAX_NAME_BYTES).raw(m.ephemeral).raw(m.identity).raw(m.signature);
@@ -199,8 +208,9 @@ export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
       break;
     case Type.Heartbeat:
     case Type.HeartbeatAck:
+    case Type.Logout:
       m = {
-        type: type === Type.Heartbeat ? 'heartbeat' : 'heartbeat-ack',
+        type: type === Type.Heartbeat ? 'heartbeat' : type === Type.HeartbeatAck ? 'heartbeat-ack' : 'logout',
         session: r.fixed(8),
         counter: r.u64(),
         listVersion: r.u32(),

@@ -1,0 +1,198 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ed25519KeyPair } from '../../src/crypto/keys.js';
+import { x25519KeyPair } from '../../src/crypto/keys.js';
+import { encodeV2 } from '../../src/protocol/v2/messages.js';
+import { SqliteAccounts } from '../../src/server/accounts.js';
+import { QimServer, type ServerOptions } from '../../src/index.js';
+import { RawPeer, rawLogin } from '../helpers/raw-peer.js';
+import { V2Peer } from '../helpers/v2-peer.js';
+import { nextEvent, until } from '../helpers/wait.js';
+
+let server: QimServer;
+let port: number;
+const closers: (() => Promise<void> | void)[] = [];
+
+async function start(opts: ServerOptions = {}): Promise<void> {
+  server = new QimServer({ host: '127.0.0.1', port: 0, ...opts });
+  await server.start();
+  port = server.endpoint.port;
+}
+
+async function v2peer(opts: Parameters<typeof V2Peer.create>[1] = {}): Promise<V2Peer> {
+  const p = await V2Peer.create(port, opts);
+  closers.push(() => p.close());
+  return p;
+}
+
+async function raw(address = '127.0.0.1'): Promise<RawPeer> {
+  const p = await RawPeer.bind(address);
+  closers.push(() => p.close());
+  return p;
+}
+
+beforeEach(() => start());
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await server.stop();
+});
+
+describe('qim protocol server', () => {
+  it('answers a HELLO with a smaller COOKIE, to the source only', async () => {
+    const p = await v2peer();
+    const before = server.counters.bytesIn;
+    const c = await p.cookie();
+    expect(c.cookie.length).toBe(16);
+    expect(server.counters.bytesOut).toBeLessThan(server.counters.bytesIn - before + 1);
+  });
+
+  it('logs in a signed user and lists them, seen by classic users as an ordinary login', async () => {
+    const classic = await raw();
+    await rawLogin(classic, 'old', port);
+    const p = await v2peer();
+    const welcome = await p.login('剑痴', server.options.identity.publicKey);
+    expect(welcome.observed).toEqual({ address: '127.0.0.1', port: p.raw.port });
+    expect(server.directory.byName('剑痴')).toMatchObject({ protocol: 'qim', identity: p.identity.publicKey });
+    expect((await classic.nextText('login,')).text).toBe(`login,剑痴,127.0.0.1:${p.raw.port}`);
+  });
+
+  it('sends nothing for logins without a valid cookie, whatever address they claim', async () => {
+    const victim = await raw('127.0.0.3');
+    const attacker = await v2peer();
+    let bytesSent = 0;
+    for (let i = 0; i < 50; i++) {
+      const bytes = attacker.loginBytes(`user${i}`, { nonce: randomBytes(16), cookie: randomBytes(16) }, x25519KeyPair(), Date.now(), {
+        address: '127.0.0.3',
+        port: victim.port,
+      });
+      bytesSent += bytes.length;
+      await attacker.send(bytes);
+    }
+    await until(() => server.counters.drops['bad-cookie'] === 50, 'the forged logins to be dropped');
+    expect(server.counters.datagramsOut).toBe(0);
+    expect(server.counters.bytesOut).toBeLessThanOrEqual(bytesSent);
+    // Sentinel: the victim's own HELLO is the first thing it hears.
+    const own = await V2Peer.create(port, { address: '127.0.0.3' });
+    closers.push(() => own.close());
+    await own.cookie();
+    expect(victim.received).toEqual([]);
+  });
+
+  it('refuses a cookie issued to another source', async () => {
+    const a = await v2peer();
+    const b = await v2peer({ address: '127.0.0.2' });
+    const c = await a.cookie();
+    await b.send(b.loginBytes('bob', c, x25519KeyPair()));
+    await until(() => server.counters.drops['bad-cookie'] === 1, 'the stolen cookie to be refused');
+    expect(server.directory.size).toBe(0);
+  });
+
+  it('binds a name to its first key and refuses any other key', async () => {
+    const alice = await v2peer();
+    await alice.login('alice');
+    const mallory = await v2peer();
+    await expect(mallory.login('alice')).rejects.toThrow(/"code":2/);
+    expect(server.directory.byName('alice')?.identity).toEqual(alice.identity.publicKey);
+  });
+
+  it('keeps the name bound across a restart with SQLite accounts', async () => {
+    await server.stop();
+    const dir = mkdtempSync(join(tmpdir(), 'qim-accounts-'));
+    closers.push(() => rmSync(dir, { recursive: true, force: true }));
+    const identity = ed25519KeyPair();
+    const open = async () => {
+      const accounts = await SqliteAccounts.open(join(dir, 'server.db'));
+      closers.push(() => accounts.close());
+      await start({ accounts, identity });
+    };
+    await open();
+    const alice = await v2peer();
+    await alice.login('alice');
+    await server.stop();
+    await open();
+    const mallory = await v2peer();
+    await expect(mallory.login('alice')).rejects.toThrow(/"code":2/);
+    const again = await v2peer({ identity: alice.identity });
+    await again.login('alice', identity.publicKey);
+  });
+
+  it('refuses a classic login under a name bound to a key', async () => {
+    const alice = await v2peer();
+    await alice.login('alice');
+    const send = alice.sessionBytes('logout');
+    await alice.send(send);
+    await until(() => server.directory.size === 0, 'alice to log out');
+    const classic = await raw();
+    await classic.send(`login,alice,${classic.endpoint}`, port);
+    expect((await classic.nextText('Refuse,')).text).toBe('Refuse,name taken');
+  });
+
+  it('acknowledges a heartbeat with a valid MAC, and drops forged and replayed ones', async () => {
+    const p = await v2peer();
+    await p.login('alice');
+    await p.send(p.sessionBytes('heartbeat'));
+    const ack = await p.next('heartbeat-ack');
+    expect(ack).toMatchObject({ counter: 1 });
+    await p.send(p.sessionBytes('heartbeat', 1)); // replay
+    await p.send(p.sessionBytes('heartbeat', 5, randomBytes(32))); // wrong key
+    await until(() => server.counters.drops.replayed === 1 && server.counters.drops['bad-mac'] === 1, 'both to be dropped');
+  });
+
+  it('ignores a logout that is not MACed by the session key', async () => {
+    const p = await v2peer();
+    await p.login('alice');
+    const mallory = await v2peer({ address: '127.0.0.2' });
+    mallory.session = p.session;
+    mallory.macKey = randomBytes(32);
+    await mallory.send(mallory.sessionBytes('logout'));
+    await until(() => server.counters.drops['bad-mac'] === 1, 'the forged logout to be dropped');
+    expect(server.directory.byName('alice')).toBeDefined();
+    await p.send(p.sessionBytes('logout'));
+    await until(() => server.directory.size === 0, 'the real logout');
+  });
+
+  it('refuses a replayed LOGIN so it cannot displace the session', async () => {
+    const p = await v2peer();
+    await p.login('alice');
+    await p.send(p.lastLogin as Buffer);
+    expect(await p.next('refused')).toMatchObject({ code: 5 });
+    await p.send(p.sessionBytes('heartbeat'));
+    expect(await p.next('heartbeat-ack')).toMatchObject({ counter: 1 });
+  });
+
+  it('expires a user who stops heartbeating, and tells classic users', async () => {
+    await server.stop();
+    await start({ limits: { heartbeatMs: 50, leaseMs: 300 } });
+    const classic = await raw();
+    await rawLogin(classic, 'old', port);
+    const p = await v2peer();
+    await p.login('alice');
+    const gone = nextEvent<{ name: string; reason: string }>(server, 'logout');
+    expect(await gone).toMatchObject({ name: 'alice', reason: 'expired' });
+    expect((await classic.nextText('logout,')).text).toBe(`logout,alice,127.0.0.1:${p.raw.port}`);
+    expect(server.counters.expired).toBe(1);
+  });
+
+  it('keeps a heartbeating user past the lease', async () => {
+    await server.stop();
+    await start({ limits: { heartbeatMs: 50, leaseMs: 300 } });
+    const p = await v2peer();
+    await p.login('alice');
+    for (let i = 0; i < 10; i++) {
+      await p.send(p.sessionBytes('heartbeat'));
+      await p.next('heartbeat-ack');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(server.directory.byName('alice')).toBeDefined();
+  });
+
+  it('drops malformed qim datagrams and keeps serving', async () => {
+    const p = await v2peer();
+    for (const bad of [Buffer.from([2]), Buffer.from([2, 0x7f]), Buffer.from([2, 1, 0]), encodeV2({ type: 'refused', code: 1, reason: 'x' })]) await p.send(bad);
+    await until(() => server.counters.datagramsIn === 4, 'the datagrams to arrive');
+    await p.login('alice');
+  });
+});
