@@ -115,6 +115,7 @@ describe('qim server', () => {
       sendErrors: 0,
       logins: 0,
       logouts: 0,
+      expired: 0,
       refused: 0,
       listsSent: 0,
       broadcasts: 0,
