@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseHostPort, parsePort } from '../protocol/endpoint.js';
 import { DEFAULT_PORT } from '../server/options.js';
+import { defaultServerDataDir } from '../server/storage.js';
 import { runChat } from './chat-command.js';
 import { runServer } from './server-command.js';
 
@@ -41,7 +42,8 @@ function buildProgram(): Command {
     .option('--host <address>', 'address to listen on (default: every interface)', hostArg, '::')
     .option('--port <port>', 'UDP and TCP port; 0 picks a free one', portArg(true), DEFAULT_PORT)
     .addOption(new Option('--log <format>', 'log format').choices(['text', 'json']).default('text'))
-    .action(async (o: { host: string; port: number; log: 'text' | 'json' }) => {
+    .option('--data <dir>', 'folder for accounts (SQLite) and the server key', defaultServerDataDir())
+    .action(async (o: { host: string; port: number; log: 'text' | 'json'; data: string }) => {
       await runServer(o);
     });
 

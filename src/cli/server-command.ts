@@ -3,7 +3,9 @@
  * it, until SIGINT or SIGTERM; then prints the counters.
  */
 import { formatEndpoint } from '../protocol/endpoint.js';
+import { fingerprint } from '../crypto/keys.js';
 import { QimServer } from '../server/server.js';
+import { openServerData } from '../server/storage.js';
 import { DropLogLimiter, Logger, type LogFormat } from './logger.js';
 
 /** Parsed flags of `qim server`. */
@@ -11,6 +13,8 @@ export interface ServerCommandOptions {
   readonly host: string;
   readonly port: number;
   readonly log: LogFormat;
+  /** Folder for the accounts database and the server identity. */
+  readonly data: string;
 }
 
 /** Drop log lines per reason per second before the rest are summarised. */
@@ -19,13 +23,14 @@ const DROP_LOGS_PER_SECOND = 20;
 /** Runs the server until a signal; resolves when it has stopped. */
 export async function runServer(opts: ServerCommandOptions): Promise<void> {
   const log = new Logger(opts.log, process.stdout);
-  const server = new QimServer({ host: opts.host, port: opts.port });
+  const { identity, accounts } = await openServerData(opts.data);
+  const server = new QimServer({ host: opts.host, port: opts.port, identity, accounts });
   const limiter = new DropLogLimiter(DROP_LOGS_PER_SECOND, (reason, count) =>
     log.warn('drops-suppressed', { reason, count }),
   );
 
   server.on('started', ({ udp, tcp }) =>
-    log.info('started', { udp: formatEndpoint(udp), tcp: formatEndpoint(tcp) }),
+    log.info('started', { udp: formatEndpoint(udp), tcp: formatEndpoint(tcp), data: opts.data, key: fingerprint(identity.publicKey) }),
   );
   server.on('login', ({ name, endpoint, protocol }) =>
     log.info('login', { name, endpoint: formatEndpoint(endpoint), protocol, online: server.directory.size }),
@@ -57,6 +62,7 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
   await server.start();
   await stopped;
   await server.stop();
+  accounts.close();
   for (const [reason, count] of limiter.stop()) log.warn('drops-suppressed', { reason, count });
   const { drops, ...totals } = server.counters;
   log.info('stopped', { ...totals, drops });

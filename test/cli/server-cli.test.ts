@@ -34,12 +34,7 @@ async function startServer(log: 'json' | 'text'): Promise<{ server: QimProcess; 
   return { server, port: Number(m[1]) };
 }
 
-/**
- * Sends one unknown datagram and waits for its `drop` log line. Any log line after `started` proves
- * the server is past its startup: `qim server` logs `started` before it installs its SIGINT and
- * SIGTERM handlers (src/cli/server-command.ts), so a signal sent the moment `started` appears can
- * kill it outright. Tests that signal the server call this first.
- */
+/** Sends one unknown datagram and waits for its `drop` log line, so the counters have something in them. */
 async function pastStartup(server: QimProcess, port: number): Promise<void> {
   const peer = await rawPeer();
   await peer.send('ping', port);
@@ -56,6 +51,8 @@ describe('qim server', () => {
       event: 'started',
       udp: `127.0.0.1:${port}`,
       tcp: `127.0.0.1:${port}`,
+      data: expect.stringMatching(/qim-server$/),
+      key: expect.stringMatching(/^([0-9a-f]{4} ){7}[0-9a-f]{4}$/),
     });
   });
 
@@ -126,10 +123,17 @@ describe('qim server', () => {
     expect(server.stderr).toBe('');
   });
 
+  it('stops cleanly on a signal sent the moment it logs started', async () => {
+    const { server } = await startServer('json');
+    server.kill('SIGTERM');
+    expect(await server.waitForJson(isEvent('stopped'))).toMatchObject({ datagramsIn: 0 });
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('logs lines for people with --log text, and stops on SIGTERM', async () => {
     const { server, port } = await startServer('text');
     expect(server.lines[0]).toMatch(
-      new RegExp(`^\\d{4}-\\d{2}-\\d{2}T\\S+Z info  started udp=127\\.0\\.0\\.1:${port} tcp=127\\.0\\.0\\.1:${port}$`),
+      new RegExp(`^\\d{4}-\\d{2}-\\d{2}T\\S+Z info  started udp=127\\.0\\.0\\.1:${port} tcp=127\\.0\\.0\\.1:${port} data=\\S+ key="[0-9a-f ]+"$`),
     );
 
     const peer = await rawPeer();

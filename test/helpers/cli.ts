@@ -5,6 +5,9 @@
  * `afterEach`), and as a last resort when the test process exits.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: the CLI runs with it as its working directory. */
@@ -207,7 +210,10 @@ export function startQim(args: readonly string[], options: { env?: NodeJS.Proces
       for (const p of live) p.child.kill('SIGKILL');
     });
   }
-  const p = new QimProcessImpl(args, options.env ?? { ...process.env, NO_COLOR: '1' });
+  // Every spawned qim keeps its files (server accounts and key) in a folder of its own.
+  const data = mkdtempSync(join(tmpdir(), 'qim-cli-'));
+  const p = new QimProcessImpl(args, { XDG_DATA_HOME: data, ...(options.env ?? { ...process.env, NO_COLOR: '1' }) });
+  void p.exited.then(() => rmSync(data, { recursive: true, force: true }));
   live.add(p);
   return p;
 }
