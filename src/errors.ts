@@ -26,4 +26,6 @@ export type QimErrorCode =
   | 'ERR_LIST_FETCH'
   | 'ERR_UNKNOWN_PEER'
   | 'ERR_NOT_ONLINE'
-  | 'ERR_CLOSED';
+  | 'ERR_CLOSED'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_SEQ_EXHAUSTED';

@@ -50,3 +50,10 @@ export {
 } from './client/client.js';
 export { DEFAULT_CLIENT_LIMITS, type ClientLimits, type ClientOptions } from './client/options.js';
 export { Conversations, type ChatLine, type ConversationSummary } from './client/conversations.js';
+export * from './reliability/index.js';
+export { ed25519KeyPair, fingerprint, type KeyPair } from './crypto/keys.js';
+export { HandshakeInitiator, respondToHandshake, type HandshakeError, type SessionKeys } from './crypto/handshake.js';
+export { SecureChannel, ReplayWindow } from './crypto/channel.js';
+export { decodeV2, encodeV2, type V2Message, type Status } from './protocol/v2/messages.js';
+export { MemoryAccounts, SqliteAccounts, type AccountStore } from './server/accounts.js';
+export { openServerData, defaultServerDataDir } from './server/storage.js';
