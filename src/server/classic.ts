@@ -6,7 +6,6 @@ import { decodeClassic, encodeClassic } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
 import type { ServerContext } from './context.js';
-import { announce } from './presence.js';
 
 type RefuseReason = 'bad-name' | 'name-taken' | 'server-full';
 
@@ -80,13 +79,13 @@ export class ClassicHandler {
       // A new name from an endpoint that is already online: the new login replaces the old one.
       ctx.directory.remove(previous.name);
       ctx.emit('logout', { name: previous.name, endpoint, reason: 'replaced' });
-      announce(ctx, 'logout', previous.name, endpoint);
+      ctx.announce('logout', previous.name, endpoint);
     }
     ctx.directory.add({ name, endpoint, protocol: 'classic', since: Date.now() });
     ctx.counters.logins++;
     ctx.emit('login', { name, endpoint, protocol: 'classic' });
     this.#accept(endpoint);
-    announce(ctx, 'login', name, endpoint);
+    ctx.announce('login', name, endpoint);
   }
 
   #logout(name: string, endpoint: Endpoint, from: Endpoint, size: number): void {
@@ -104,7 +103,7 @@ export class ClassicHandler {
     ctx.directory.remove(name);
     ctx.counters.logouts++;
     ctx.emit('logout', { name, endpoint: user.endpoint, reason: 'logout' });
-    announce(ctx, 'logout', name, user.endpoint);
+    ctx.announce('logout', name, user.endpoint);
   }
 
   #accept(endpoint: Endpoint): void {

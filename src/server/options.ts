@@ -27,6 +27,8 @@ export interface ServerLimits {
   readonly leaseMs: number;
   /** How often the cookie secret rotates (a cookie stays valid for one to two periods). */
   readonly cookieRotateMs: number;
+  /** Presence changes within this window go to qim users together, in as few datagrams as fit. */
+  readonly presenceBatchMs: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -41,6 +43,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   heartbeatMs: 5_000,
   leaseMs: 35_000,
   cookieRotateMs: 120_000,
+  presenceBatchMs: 20,
 });
 
 /** Options of {@link QimServer}. */

@@ -1,21 +1,133 @@
 /**
- * Telling online users that someone joined or left. Classic users hear it as the classic
- * `login`/`logout` datagram, encoded once and sent to each; qim users will hear versioned, batched
- * deltas (docs/PROTOCOL.md).
+ * Telling online users that someone joined or left.
+ *
+ * Classic users hear each change as the classic `login`/`logout` datagram, encoded once and sent
+ * to each. qim users hear versioned deltas: every change bumps the list version, changes that
+ * happen within `presenceBatchMs` of each other go out together, packed into as few PRESENCE
+ * datagrams as fit in 1,200 bytes, encoded once and MAC'd per recipient. So a storm of N logins
+ * costs each qim user about N / 14 datagrams rather than N. A user who misses a delta sees the gap
+ * between versions and asks for the whole list (LIST-REQUEST), which comes as a snapshot.
  */
 import { encodeClassic } from '../protocol/classic/datagram.js';
 import type { Endpoint } from '../protocol/endpoint.js';
+import {
+  encodeV2,
+  MAX_DATAGRAM,
+  presenceEntryBytes,
+  PRESENCE_HEADER_BYTES,
+  type PresenceEntry,
+} from '../protocol/v2/messages.js';
 import type { ServerContext } from './context.js';
+import type { OnlineUser } from './directory.js';
 
-/** Announces a join or a leave of `name` to every other classic user. */
-export function announce(ctx: ServerContext, kind: 'login' | 'logout', name: string, endpoint: Endpoint): void {
-  const bytes = encodeClassic({ kind, name, endpoint });
-  let recipients = 0;
-  for (const user of ctx.directory.users()) {
-    if (user.name === name || user.protocol !== 'classic') continue;
-    ctx.send(bytes, user.endpoint);
-    recipients++;
+/** A qim user that receives deltas: where, and the key its PRESENCE datagrams are MAC'd with. */
+export interface PresenceRecipient {
+  readonly endpoint: Endpoint;
+  readonly mac: (bytes: Buffer) => Buffer;
+}
+
+const MAC_BYTES = 16;
+const ZERO_KEY = Buffer.alloc(32);
+
+/** The upsert entry describing an online user. */
+export function entryFor(user: OnlineUser): PresenceEntry {
+  return {
+    op: 'upsert',
+    name: user.name,
+    protocol: user.protocol,
+    status: 'online',
+    identity: user.identity ?? ZERO_KEY,
+    endpoint: user.endpoint,
+  };
+}
+
+/** Versioned, batched presence fan-out. */
+export class PresenceHub {
+  #version = 0;
+  #pending: PresenceEntry[] = [];
+  #pendingFrom = 0;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly recipients: () => Iterable<PresenceRecipient>,
+  ) {}
+
+  /** The current list version (grows by one per change). */
+  get version(): number {
+    return this.#version;
   }
-  ctx.counters.broadcasts++;
-  ctx.emit('broadcast', { kind, name, recipients });
+
+  /** Announces a join or a leave of `name`: classic users at once, qim users in the next batch. */
+  announce(kind: 'login' | 'logout', name: string, endpoint: Endpoint): void {
+    const ctx = this.ctx;
+    const bytes = encodeClassic({ kind, name, endpoint });
+    let recipients = 0;
+    for (const user of ctx.directory.users()) {
+      if (user.name === name || user.protocol !== 'classic') continue;
+      ctx.send(bytes, user.endpoint);
+      recipients++;
+    }
+    ctx.counters.broadcasts++;
+    ctx.emit('broadcast', { kind, name, recipients });
+    const user = kind === 'login' ? ctx.directory.byName(name) : undefined;
+    this.#queue(user !== undefined ? entryFor(user) : { op: 'remove', name });
+  }
+
+  /** Sends the whole list to one recipient, as a snapshot (fromVersion 0). */
+  sendSnapshot(to: PresenceRecipient): void {
+    const entries = [...this.ctx.directory.users()].map(entryFor);
+    for (const bytes of this.#encode(0, this.#version, entries)) this.#sendTo(bytes, to);
+  }
+
+  /** Sends what is pending now (called by the batch timer; tests may call it). */
+  flush(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#pending.length === 0) return;
+    const datagrams = this.#encode(this.#pendingFrom, this.#version, this.#pending);
+    this.#pending = [];
+    for (const to of this.recipients()) for (const bytes of datagrams) this.#sendTo(bytes, to);
+  }
+
+  /** Stops the batch timer. */
+  close(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #queue(entry: PresenceEntry): void {
+    if (this.#pending.length === 0) this.#pendingFrom = this.#version;
+    this.#version++;
+    this.#pending.push(entry);
+    this.#timer ??= setTimeout(() => this.flush(), this.ctx.limits.presenceBatchMs);
+  }
+
+  /**
+   * Packs entries into PRESENCE datagrams (MAC left zero) covering versions `from` to `to`.
+   * Every part of a batch names the whole range, and `part`/`parts` let a client tell when it has
+   * all of them.
+   */
+  #encode(from: number, to: number, entries: readonly PresenceEntry[]): Buffer[] {
+    const chunks: PresenceEntry[][] = [[]];
+    let size = PRESENCE_HEADER_BYTES + MAC_BYTES;
+    for (const e of entries) {
+      const n = presenceEntryBytes(e);
+      if (size + n > MAX_DATAGRAM && (chunks.at(-1)?.length ?? 0) > 0) {
+        chunks.push([]);
+        size = PRESENCE_HEADER_BYTES + MAC_BYTES;
+      }
+      chunks.at(-1)?.push(e);
+      size += n;
+    }
+    return chunks.map((chunk, i) =>
+      encodeV2({ type: 'presence', fromVersion: from, toVersion: to, part: i, parts: chunks.length, entries: chunk, mac: Buffer.alloc(MAC_BYTES) }),
+    );
+  }
+
+  #sendTo(template: Buffer, to: PresenceRecipient): void {
+    const bytes = Buffer.from(template);
+    to.mac(bytes).copy(bytes, bytes.length - MAC_BYTES);
+    this.ctx.send(bytes, to.endpoint);
+  }
 }

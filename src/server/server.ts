@@ -18,6 +18,7 @@ import { Directory, type OnlineUser } from './directory.js';
 import type { ServerEvents } from './events.js';
 import { CookieJar } from './cookie.js';
 import { ListService } from './list-service.js';
+import { PresenceHub } from './presence.js';
 import { V2Handler } from './v2.js';
 import { looksV2 } from '../protocol/v2/messages.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
@@ -38,6 +39,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
   #tcp: TcpListener | null = null;
   #list: ListService | null = null;
   #expiry: NodeJS.Timeout | null = null;
+  #presence: PresenceHub | null = null;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -78,10 +80,13 @@ export class QimServer extends EventEmitter<ServerEvents> {
     const classic = new ClassicHandler(ctx);
     const list = new ListService(ctx);
     this.#list = list;
-    const v2 = new V2Handler(ctx, {
+    const presence = new PresenceHub(ctx, () => v2.recipients());
+    this.#presence = presence;
+    const v2: V2Handler = new V2Handler(ctx, {
       identity: this.options.identity,
       accounts: this.options.accounts,
       cookies: new CookieJar(this.options.limits.cookieRotateMs),
+      presence,
       now: Date.now,
     });
     this.#expiry = setInterval(() => v2.expire(), Math.max(100, Math.floor(this.options.limits.heartbeatMs / 2)));
@@ -106,6 +111,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
     this.#list?.close();
+    this.#presence?.close();
     if (this.#expiry !== null) clearInterval(this.#expiry);
     await Promise.all([this.#udp?.close(), this.#tcp?.close()]);
     this.#state = 'stopped';
@@ -153,6 +159,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
       },
       drop: (reason, from, bytes, transport = 'udp') => this.#drop(reason, from, bytes, transport),
       expectListFetch: (address) => this.#list?.grant(address),
+      announce: (kind, name, endpoint) => this.#presence?.announce(kind, name, endpoint),
       // The context's emit is typed per event; EventEmitter's own generic signature cannot see that.
       emit: (event, ...args) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
     };

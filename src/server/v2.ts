@@ -18,7 +18,7 @@ import {
 import type { AccountStore } from './accounts.js';
 import type { ServerContext } from './context.js';
 import type { CookieJar } from './cookie.js';
-import { announce } from './presence.js';
+import type { PresenceHub, PresenceRecipient } from './presence.js';
 
 /** REFUSED codes (docs/PROTOCOL.md). */
 export const RefuseCode = { BadName: 1, KeyMismatch: 2, NameTaken: 3, ServerFull: 4, Stale: 5 } as const;
@@ -40,6 +40,7 @@ export interface V2Deps {
   readonly identity: KeyPair;
   readonly accounts: AccountStore;
   readonly cookies: CookieJar;
+  readonly presence: PresenceHub;
   readonly now: () => number;
 }
 
@@ -48,6 +49,11 @@ type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
 /** The MAC of a session message: HMAC-SHA256 over its bytes before the MAC, cut to 16 bytes. */
 export function sessionMac(key: Uint8Array, bytes: Uint8Array): Buffer {
   return createHmac('sha256', key).update(bytes.subarray(0, SESSION_MAC_OFFSET)).digest().subarray(0, 16);
+}
+
+/** The MAC of a PRESENCE: HMAC-SHA256 over everything but its last 16 bytes, cut to 16 bytes. */
+export function trailingMac(key: Uint8Array, bytes: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(bytes.subarray(0, bytes.length - 16)).digest().subarray(0, 16);
 }
 
 /** The control key both sides derive from the login's ephemeral keys. */
@@ -92,11 +98,21 @@ export class V2Handler {
         return;
       case 'heartbeat':
       case 'logout':
+      case 'list-request':
         this.#session(m, bytes, from);
         return;
       default:
         this.#ctx.drop('unexpected', from, bytes.length);
     }
+  }
+
+  /** Every qim session, as a presence recipient. */
+  *recipients(): Iterable<PresenceRecipient> {
+    for (const s of this.#sessions.values()) yield this.#recipient(s);
+  }
+
+  #recipient(s: Session): PresenceRecipient {
+    return { endpoint: s.endpoint, mac: (bytes) => trailingMac(s.macKey, bytes) };
   }
 
   /** Removes every session whose lease ran out, telling the others. Called on a timer. */
@@ -158,20 +174,20 @@ export class V2Handler {
     this.#sessions.set(session.id.toString('hex'), session);
     this.#byName.set(m.name, session);
     const moved = previous !== undefined && !sameEndpoint(previous.endpoint, from);
-    if (moved && previous !== undefined) announce(ctx, 'logout', m.name, previous.endpoint);
+    if (moved && previous !== undefined) ctx.announce('logout', m.name, previous.endpoint);
     ctx.directory.add({ name: m.name, endpoint: from, protocol: 'qim', since: Date.now(), identity: m.identity });
     if (previous === undefined) {
       ctx.counters.logins++;
       ctx.emit('login', { name: m.name, endpoint: from, protocol: 'qim' });
     }
-    if (previous === undefined || moved) announce(ctx, 'login', m.name, from);
+    if (previous === undefined || moved) ctx.announce('login', m.name, from);
 
     const welcome: Msg<'welcome'> = {
       type: 'welcome',
       session: session.id,
       leaseMs: ctx.limits.leaseMs,
       heartbeatMs: ctx.limits.heartbeatMs,
-      listVersion: 0,
+      listVersion: this.#deps.presence.version,
       observed: from,
       serverIdentity: this.#deps.identity.publicKey,
       serverEphemeral: ephemeral.publicKey,
@@ -182,7 +198,7 @@ export class V2Handler {
     this.#send(encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) }), from);
   }
 
-  #session(m: Msg<'heartbeat'> | Msg<'logout'>, bytes: Buffer, from: Endpoint): void {
+  #session(m: Msg<'heartbeat'> | Msg<'logout'> | Msg<'list-request'>, bytes: Buffer, from: Endpoint): void {
     const ctx = this.#ctx;
     const s = this.#sessions.get(m.session.toString('hex'));
     if (s === undefined) {
@@ -202,10 +218,16 @@ export class V2Handler {
       this.#end(s, 'logout');
       return;
     }
+    if (m.type === 'list-request') {
+      this.#deps.presence.sendSnapshot(this.#recipient(s));
+      return;
+    }
     // A valid MAC from a new address: the user's network changed; follow it (as WireGuard does).
     s.endpoint = from;
     s.expires = this.#deps.now() + ctx.limits.leaseMs;
-    const ack: Msg<'heartbeat-ack'> = { type: 'heartbeat-ack', session: s.id, counter: m.counter, listVersion: 0, mac: Buffer.alloc(16) };
+    // The ack carries the list version, so a client that missed a delta sees the gap.
+    const listVersion = this.#deps.presence.version;
+    const ack: Msg<'heartbeat-ack'> = { type: 'heartbeat-ack', session: s.id, counter: m.counter, listVersion, mac: Buffer.alloc(16) };
     const out = encodeV2(ack);
     sessionMac(s.macKey, out).copy(out, SESSION_MAC_OFFSET);
     this.#send(out, from);
@@ -218,7 +240,7 @@ export class V2Handler {
     if (reason === 'logout') ctx.counters.logouts++;
     else ctx.counters.expired++;
     ctx.emit('logout', { name: s.name, endpoint: s.endpoint, reason });
-    announce(ctx, 'logout', s.name, s.endpoint);
+    ctx.announce('logout', s.name, s.endpoint);
   }
 
   #forget(s: Session): void {

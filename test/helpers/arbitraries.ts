@@ -70,7 +70,30 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
     signature: bytes(64),
   }),
   fc.record({ type: fc.constant('refused' as const), code: fc.integer({ min: 0, max: 255 }), reason: arbText.filter((s) => Buffer.byteLength(s) <= 64) }),
-  fc.record({ type: fc.constantFrom('heartbeat' as const, 'heartbeat-ack' as const, 'logout' as const), session: bytes(8), counter: u48, listVersion: u32, mac: bytes(16) }),
+  fc
+    .record({
+      type: fc.constant('presence' as const),
+      fromVersion: u32,
+      toVersion: u32,
+      part: fc.integer({ min: 0, max: 254 }),
+      parts: fc.constant(255),
+      entries: fc.array(
+        fc.oneof(
+          fc.record({ op: fc.constant('remove' as const), name: fc.constantFrom('alice', '剑痴', '😀') }),
+          fc.record({
+            op: fc.constant('upsert' as const),
+            name: fc.constantFrom('bob', '张三', 'Li Lei'),
+            protocol: fc.constantFrom('classic' as const, 'qim' as const),
+            status,
+            identity: bytes(32),
+            endpoint: arbEndpoint,
+          }),
+        ),
+        { maxLength: 12 },
+      ),
+      mac: bytes(16),
+    }),
+  fc.record({ type: fc.constantFrom('heartbeat' as const, 'heartbeat-ack' as const, 'logout' as const, 'list-request' as const), session: bytes(8), counter: u48, listVersion: u32, mac: bytes(16) }),
   fc.record({ type: fc.constant('handshake-init' as const), sender: u32, name: wireName, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }),
   fc.record({ type: fc.constant('handshake-response' as const), sender: u32, receiver: u32, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }),
   fc.record({ type: fc.constant('data' as const), receiver: u32, counter: u48, ciphertext: fc.uint8Array({ minLength: 16, maxLength: 1100 }).map((b) => Buffer.from(b)) }),

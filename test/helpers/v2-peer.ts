@@ -83,7 +83,7 @@ export class V2Peer {
   }
 
   /** A MAC'd session message (heartbeat or logout) with the next counter, or the given one. */
-  sessionBytes(type: 'heartbeat' | 'logout', counter = ++this.counter, key = this.macKey): Buffer {
+  sessionBytes(type: 'heartbeat' | 'logout' | 'list-request', counter = ++this.counter, key = this.macKey): Buffer {
     if (this.session === null || key === null) throw new Error('not logged in');
     const out = encodeV2({ type, session: this.session, counter, listVersion: 0, mac: Buffer.alloc(16) });
     sessionMac(key, out).copy(out, SESSION_MAC_OFFSET);

@@ -33,6 +33,8 @@ export const Type = {
   Heartbeat: 0x06,
   HeartbeatAck: 0x07,
   Logout: 0x08,
+  Presence: 0x09,
+  ListRequest: 0x0a,
   HandshakeInit: 0x20,
   HandshakeResponse: 0x21,
   Data: 0x22,
@@ -68,12 +70,60 @@ export type V2Message =
   | { type: 'heartbeat'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
   | { type: 'heartbeat-ack'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
   | { type: 'logout'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
+  | { type: 'list-request'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
+  | { type: 'presence'; fromVersion: number; toVersion: number; part: number; parts: number; entries: PresenceEntry[]; mac: Buffer }
   | { type: 'handshake-init'; sender: number; name: string; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'handshake-response'; sender: number; receiver: number; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'data'; receiver: number; counter: number; ciphertext: Buffer };
 
 /** Session messages share one layout: session, counter, list version, MAC over what precedes it. */
-const SESSION_TYPES = { heartbeat: Type.Heartbeat, 'heartbeat-ack': Type.HeartbeatAck, logout: Type.Logout } as const;
+const SESSION_TYPES = {
+  heartbeat: Type.Heartbeat,
+  'heartbeat-ack': Type.HeartbeatAck,
+  logout: Type.Logout,
+  'list-request': Type.ListRequest,
+} as const;
+
+/** One change in the online list: a user joined or changed (`upsert`), or left (`remove`). */
+export type PresenceEntry =
+  | {
+      op: 'upsert';
+      name: string;
+      protocol: 'classic' | 'qim';
+      status: Status;
+      /** The identity key; 32 zero bytes for a classic user (who has none). */
+      identity: Buffer;
+      endpoint: Endpoint;
+    }
+  | { op: 'remove'; name: string };
+
+/** Bytes of a PRESENCE before its entries: header, two versions, part, parts, entry count. */
+export const PRESENCE_HEADER_BYTES = 16;
+
+/** Bytes one entry takes on the wire. */
+export function presenceEntryBytes(e: PresenceEntry): number {
+  const name = 2 + Buffer.byteLength(e.name);
+  if (e.op === 'remove') return name;
+  return name + 2 + 32 + (e.endpoint.address.includes(':') ? 19 : 7);
+}
+
+function writeEntry(w: ByteWriter, e: PresenceEntry): void {
+  w.u8(e.op === 'upsert' ? 1 : 2).str8(e.name, MAX_NAME_BYTES);
+  if (e.op === 'remove') return;
+  w.u8(e.protocol === 'qim' ? 1 : 0).u8(STATUSES.indexOf(e.status)).raw(e.identity).endpoint(e.endpoint);
+}
+
+function readEntry(r: ByteReader): PresenceEntry {
+  const op = r.u8();
+  const name = r.str8(MAX_NAME_BYTES);
+  if (op === 2) return { op: 'remove', name };
+  if (op !== 1) r.fail();
+  const proto = r.u8();
+  if (proto > 1) r.fail();
+  const status = STATUSES[r.u8()];
+  if (status === undefined) r.fail();
+  return { op: 'upsert', name, protocol: proto === 1 ? 'qim' : 'classic', status: status ?? 'online', identity: r.fixed(32), endpoint: r.endpoint() };
+}
 
 /** The bytes of a session message that its MAC covers (all but the MAC itself). */
 export const SESSION_MAC_OFFSET = 22;
@@ -95,9 +145,15 @@ export function encodeV2(m: V2Message): Buffer {
     case 'refused':
       w.u8(Type.Refused).u8(m.code).str8(m.reason, 64);
       break;
+    case 'presence':
+      w.u8(Type.Presence).u32(m.fromVersion).u32(m.toVersion).u16(m.part).u16(m.parts).u16(m.entries.length);
+      for (const e of m.entries) writeEntry(w, e);
+      w.raw(m.mac);
+      break;
     case 'heartbeat':
     case 'heartbeat-ack':
     case 'logout':
+    case 'list-request':
       w.u8(SESSION_TYPES[m.type]).raw(m.session).u64(m.counter).u32(m.listVersion).raw(m.mac);
       break;
     case 'handshake-init':
@@ -206,11 +262,25 @@ export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
     case Type.Refused:
       m = { type: 'refused', code: r.u8(), reason: r.str8(64) };
       break;
+    case Type.Presence: {
+      const fromVersion = r.u32();
+      const toVersion = r.u32();
+      const part = r.u16();
+      const parts = r.u16();
+      if (part >= parts) r.fail();
+      const count = r.u16();
+      const entries: PresenceEntry[] = [];
+      for (let i = 0; i < count && r.ok; i++) entries.push(readEntry(r));
+      m = { type: 'presence', fromVersion, toVersion, part, parts, entries, mac: r.fixed(16) };
+      break;
+    }
     case Type.Heartbeat:
     case Type.HeartbeatAck:
     case Type.Logout:
+    case Type.ListRequest:
       m = {
-        type: type === Type.Heartbeat ? 'heartbeat' : type === Type.HeartbeatAck ? 'heartbeat-ack' : 'logout',
+        type:
+          type === Type.Heartbeat ? 'heartbeat' : type === Type.HeartbeatAck ? 'heartbeat-ack' : type === Type.Logout ? 'logout' : 'list-request',
         session: r.fixed(8),
         counter: r.u64(),
         listVersion: r.u32(),
