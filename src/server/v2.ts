@@ -3,7 +3,8 @@
  * cookie, signed logins bound to their keys on first use, sessions with MAC'd heartbeats and
  * leases, and logouts only by the session's holder.
  */
-import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { controlKey, sessionMac, trailingMac } from '../crypto/control.js';
 import { sign, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
@@ -45,22 +46,6 @@ export interface V2Deps {
 }
 
 type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
-
-/** The MAC of a session message: HMAC-SHA256 over its bytes before the MAC, cut to 16 bytes. */
-export function sessionMac(key: Uint8Array, bytes: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(bytes.subarray(0, SESSION_MAC_OFFSET)).digest().subarray(0, 16);
-}
-
-/** The MAC of a PRESENCE: HMAC-SHA256 over everything but its last 16 bytes, cut to 16 bytes. */
-export function trailingMac(key: Uint8Array, bytes: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(bytes.subarray(0, bytes.length - 16)).digest().subarray(0, 16);
-}
-
-/** The control key both sides derive from the login's ephemeral keys. */
-export function controlKey(shared: Buffer, loginBytes: Uint8Array): Buffer {
-  const salt = createHash('sha256').update(loginBytes).digest();
-  return Buffer.from(hkdfSync('sha256', shared, salt, Buffer.from('qim/v2 control'), 32));
-}
 
 /** Handles every qim-protocol datagram that reaches the server. */
 export class V2Handler {

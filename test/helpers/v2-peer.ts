@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ed25519KeyPair, sign, verify, x25519, x25519KeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import type { Endpoint } from '../../src/protocol/endpoint.js';
 import { decodeV2, encodeV2, loginSigned, SESSION_MAC_OFFSET, welcomeSigned, type V2Message } from '../../src/protocol/v2/messages.js';
-import { controlKey, sessionMac } from '../../src/server/v2.js';
+import { controlKey, sessionMac } from '../../src/crypto/control.js';
 import { RawPeer } from './raw-peer.js';
 
 type Welcome = Extract<V2Message, { type: 'welcome' }>;

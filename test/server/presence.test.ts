@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeV2, type PresenceEntry, type V2Message } from '../../src/protocol/v2/messages.js';
-import { trailingMac } from '../../src/server/v2.js';
+import { trailingMac } from '../../src/crypto/control.js';
 import { QimServer } from '../../src/index.js';
 import { RawPeer, rawLogin } from '../helpers/raw-peer.js';
 import { V2Peer } from '../helpers/v2-peer.js';

@@ -1,0 +1,331 @@
+/**
+ * A qim client's link to its server over the qim protocol: HELLO/COOKIE, a signed LOGIN, a
+ * WELCOME checked against the server's pinned key, heartbeats, the versioned online list kept
+ * current from PRESENCE batches, and logging in again with backoff when the server goes away.
+ *
+ * States (one field, every change through #setState):
+ *
+ *   new → connecting → online ⇄ reconnecting → closed
+ *                 ↘────────────────────────────↗
+ */
+import { EventEmitter } from 'node:events';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { QimError } from '../errors.js';
+import { sign, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
+import type { Endpoint } from '../protocol/endpoint.js';
+import {
+  decodeV2,
+  encodeV2,
+  loginSigned,
+  SESSION_MAC_OFFSET,
+  welcomeSigned,
+  type PresenceEntry,
+  type Status,
+  type V2Message,
+} from '../protocol/v2/messages.js';
+import { controlKey, sessionMac, trailingMac } from '../crypto/control.js';
+import type { UdpTransport } from '../transport/udp.js';
+
+/** Lifecycle of the link. */
+export type LinkState = 'new' | 'connecting' | 'online' | 'reconnecting' | 'closed';
+
+/** A user in the qim online list. */
+export interface QimContact {
+  readonly name: string;
+  readonly protocol: 'classic' | 'qim';
+  readonly status: Status;
+  /** Identity key (32 zero bytes for classic users). */
+  readonly identity: Buffer;
+  readonly endpoint: Endpoint;
+}
+
+export interface LinkEvents {
+  state: [LinkState];
+  list: [QimContact[]];
+  joined: [QimContact];
+  left: [{ name: string }];
+  /** The server's key differs from the one pinned: refuse to trust it. */
+  warning: [{ code: 'server-key-changed'; message: string }];
+}
+
+/** Options of {@link ServerLink}. */
+export interface LinkOptions {
+  readonly server: Endpoint;
+  readonly name: string;
+  readonly identity: KeyPair;
+  readonly status?: Status;
+  /** The server key pinned from an earlier login; the link refuses any other. */
+  readonly serverKey?: Buffer;
+  /** Each login attempt waits this long for an answer. */
+  readonly attemptMs?: number;
+  /** Heartbeats missed in a row before the server counts as lost. */
+  readonly missedHeartbeats?: number;
+  /** Reconnect policy: the delay before attempt `n` (1-based), or null to give up. */
+  readonly retryDelay?: (attempt: number) => number | null;
+}
+
+type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
+
+/** Exponential backoff from 250 ms to 10 s with ±20% jitter, forever. */
+export function defaultRetryDelay(attempt: number): number {
+  const base = Math.min(10_000, 250 * 2 ** Math.min(attempt - 1, 6));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/** The link. It sends on a socket owned by the client and is fed the qim datagrams that arrive. */
+export class ServerLink extends EventEmitter<LinkEvents> {
+  #state: LinkState = 'new';
+  #session: Buffer | null = null;
+  #macKey: Buffer | null = null;
+  #counter = 0;
+  #version = 0;
+  #heartbeatMs = 5000;
+  #lastAck = 0;
+  #serverKey: Buffer | null;
+  #observed: Endpoint | null = null;
+  readonly #list = new Map<string, QimContact>();
+  readonly #parts = new Map<string, Msg<'presence'>[]>();
+  #timer: NodeJS.Timeout | null = null;
+  #pending: ((m: V2Message) => boolean) | null = null;
+
+  constructor(
+    private readonly udp: UdpTransport,
+    private readonly options: LinkOptions,
+  ) {
+    super();
+    this.#serverKey = options.serverKey ?? null;
+  }
+
+  get state(): LinkState {
+    return this.#state;
+  }
+
+  /** The server's identity key (pinned after the first WELCOME). */
+  get serverKey(): Buffer | null {
+    return this.#serverKey;
+  }
+
+  /** Our address as the server sees it. */
+  get observed(): Endpoint | null {
+    return this.#observed;
+  }
+
+  /** The list version we hold. */
+  get version(): number {
+    return this.#version;
+  }
+
+  contacts(): QimContact[] {
+    return [...this.#list.values()].filter((c) => c.name !== this.options.name);
+  }
+
+  /** Logs in (trying `attempts` times); resolves once online with the list requested. */
+  async connect(attempts = 3): Promise<void> {
+    if (this.#state !== 'new') throw new QimError('ERR_CLOSED', `cannot connect from state ${this.#state}`);
+    this.#setState('connecting');
+    for (let i = 1; ; i++) {
+      try {
+        await this.#login();
+        return;
+      } catch (err) {
+        if (i >= attempts || (err instanceof QimError && err.code === 'ERR_LOGIN_REFUSED')) {
+          this.close();
+          throw err;
+        }
+      }
+    }
+  }
+
+  /** Feeds one qim datagram from the server's address. */
+  receive(bytes: Buffer): void {
+    const d = decodeV2(bytes);
+    if (!d.ok) return;
+    const m = d.value;
+    if (this.#pending?.(m) === true) return;
+    if (m.type === 'heartbeat-ack') this.#onAck(m, bytes);
+    else if (m.type === 'presence') this.#onPresence(m, bytes);
+  }
+
+  /** Logs out and stops. */
+  logout(): void {
+    if (this.#state === 'online') this.udp.send(this.#sessionBytes('logout'), this.options.server);
+    this.close();
+  }
+
+  /** Stops without telling the server. */
+  close(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#pending = null;
+    if (this.#state !== 'closed') this.#setState('closed');
+  }
+
+  /** Waits for the first message `match` accepts, resending `bytes` until `attemptMs` passes. */
+  #exchange<T extends V2Message>(bytes: Buffer, match: (m: V2Message) => m is T): Promise<T> {
+    const wait = this.options.attemptMs ?? 1000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending = null;
+        reject(new QimError('ERR_LOGIN_TIMEOUT', `no answer from the server within ${wait} ms`));
+      }, wait);
+      this.#pending = (m) => {
+        if (!match(m)) return false;
+        clearTimeout(timer);
+        this.#pending = null;
+        resolve(m);
+        return true;
+      };
+      this.udp.send(bytes, this.options.server);
+    });
+  }
+
+  async #login(): Promise<void> {
+    const nonce = randomBytes(16);
+    const cookie = await this.#exchange(encodeV2({ type: 'hello', nonce }), (m): m is Msg<'cookie'> => m.type === 'cookie' && m.nonce.equals(nonce));
+    const ephemeral = x25519KeyPair();
+    const local = this.udp.local();
+    const login: Msg<'login'> = {
+      type: 'login',
+      cookie: cookie.cookie,
+      nonce,
+      identity: this.options.identity.publicKey,
+      ephemeral: ephemeral.publicKey,
+      time: Date.now(),
+      status: this.options.status ?? 'online',
+      name: this.options.name,
+      endpoint: local,
+      signature: Buffer.alloc(64),
+    };
+    const loginBytes = encodeV2({ ...login, signature: sign(this.options.identity, loginSigned(login)) });
+    const answer = await this.#exchange(loginBytes, (m): m is Msg<'welcome'> | Msg<'refused'> => m.type === 'welcome' || m.type === 'refused');
+    if (answer.type === 'refused') throw new QimError('ERR_LOGIN_REFUSED', `server refused the login: ${answer.reason}`);
+    const signed = Buffer.concat([welcomeSigned(answer), createHash('sha256').update(loginBytes).digest()]);
+    if (!verify(answer.serverIdentity, signed, answer.signature)) throw new QimError('ERR_LOGIN_TIMEOUT', 'WELCOME with a bad signature');
+    if (this.#serverKey !== null && !this.#serverKey.equals(answer.serverIdentity)) {
+      this.emit('warning', { code: 'server-key-changed', message: 'the server presented a different key than before; refusing it' });
+      throw new QimError('ERR_LOGIN_REFUSED', 'the server key changed');
+    }
+    const shared = x25519(ephemeral, answer.serverEphemeral);
+    if (shared === null) throw new QimError('ERR_LOGIN_TIMEOUT', 'WELCOME with a bad key');
+    this.#serverKey = answer.serverIdentity;
+    this.#session = answer.session;
+    this.#macKey = controlKey(shared, loginBytes);
+    this.#counter = 0;
+    this.#observed = answer.observed;
+    this.#heartbeatMs = answer.heartbeatMs;
+    this.#lastAck = Date.now();
+    this.#setState('online');
+    // The list is fetched whole after every login: deltas from before it may be gone.
+    this.#version = -1;
+    this.udp.send(this.#sessionBytes('list-request'), this.options.server);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#tick(), this.#heartbeatMs);
+    this.#timer.unref();
+  }
+
+  #tick(): void {
+    if (this.#state !== 'online') return;
+    const missed = this.options.missedHeartbeats ?? 3;
+    if (Date.now() - this.#lastAck > this.#heartbeatMs * (missed + 0.5)) {
+      void this.#reconnect();
+      return;
+    }
+    this.udp.send(this.#sessionBytes('heartbeat'), this.options.server);
+    this.#schedule();
+  }
+
+  /** Single-flight: one reconnect loop at a time, driven by the retry policy. */
+  async #reconnect(): Promise<void> {
+    this.#setState('reconnecting');
+    const delay = this.options.retryDelay ?? defaultRetryDelay;
+    for (let attempt = 1; this.#state === 'reconnecting'; attempt++) {
+      const ms = delay(attempt);
+      if (ms === null) {
+        this.close();
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        this.#timer = setTimeout(resolve, ms);
+      });
+      if (this.#state !== 'reconnecting') return;
+      try {
+        await this.#login();
+        return;
+      } catch {
+        // Not back yet (or refused after a warning): wait and try again, as the policy says.
+      }
+    }
+  }
+
+  #onAck(m: Msg<'heartbeat-ack'>, bytes: Buffer): void {
+    if (this.#macKey === null || this.#session === null || !m.session.equals(this.#session)) return;
+    if (!timingSafeEqual(sessionMac(this.#macKey, bytes), m.mac)) return;
+    this.#lastAck = Date.now();
+    // The server is ahead and no batch is on its way: a delta was lost. Fetch the whole list.
+    if (m.listVersion > this.#version && this.#parts.size === 0) {
+      this.udp.send(this.#sessionBytes('list-request'), this.options.server);
+    }
+  }
+
+  #onPresence(m: Msg<'presence'>, bytes: Buffer): void {
+    if (this.#macKey === null || !timingSafeEqual(trailingMac(this.#macKey, bytes), m.mac)) return;
+    const key = `${m.fromVersion}-${m.toVersion}`;
+    const parts = this.#parts.get(key) ?? [];
+    if (!parts.some((p) => p.part === m.part)) parts.push(m);
+    this.#parts.set(key, parts);
+    if (parts.length < m.parts) return;
+    this.#parts.delete(key);
+    const entries = parts.sort((a, b) => a.part - b.part).flatMap((p) => p.entries);
+    if (m.fromVersion === 0) {
+      this.#replace(entries, m.toVersion);
+    } else if (m.fromVersion === this.#version) {
+      for (const e of entries) this.#apply(e);
+      this.#version = m.toVersion;
+    } else if (m.fromVersion > this.#version && this.#version >= 0) {
+      this.udp.send(this.#sessionBytes('list-request'), this.options.server);
+    }
+  }
+
+  #replace(entries: PresenceEntry[], version: number): void {
+    if (version < this.#version) return;
+    const next = new Map<string, QimContact>();
+    for (const e of entries) if (e.op === 'upsert') next.set(e.name, contactOf(e));
+    const first = this.#version < 0 && this.#list.size === 0;
+    for (const name of this.#list.keys()) if (!next.has(name) && name !== this.options.name) this.emit('left', { name });
+    for (const [name, c] of next) if (!first && !this.#list.has(name) && name !== this.options.name) this.emit('joined', c);
+    this.#list.clear();
+    for (const [name, c] of next) this.#list.set(name, c);
+    this.#version = version;
+    this.emit('list', this.contacts());
+  }
+
+  #apply(e: PresenceEntry): void {
+    if (e.op === 'remove') {
+      if (this.#list.delete(e.name) && e.name !== this.options.name) this.emit('left', { name: e.name });
+      return;
+    }
+    const c = contactOf(e);
+    this.#list.set(e.name, c);
+    if (e.name !== this.options.name) this.emit('joined', c);
+  }
+
+  #sessionBytes(type: 'heartbeat' | 'logout' | 'list-request'): Buffer {
+    if (this.#session === null || this.#macKey === null) throw new QimError('ERR_NOT_ONLINE', 'not logged in');
+    const out = encodeV2({ type, session: this.#session, counter: ++this.#counter, listVersion: Math.max(0, this.#version), mac: Buffer.alloc(16) });
+    sessionMac(this.#macKey, out).copy(out, SESSION_MAC_OFFSET);
+    return out;
+  }
+
+  #setState(state: LinkState): void {
+    this.#state = state;
+    this.emit('state', state);
+  }
+}
+
+function contactOf(e: Extract<PresenceEntry, { op: 'upsert' }>): QimContact {
+  return { name: e.name, protocol: e.protocol, status: e.status, identity: e.identity, endpoint: e.endpoint };
+}
