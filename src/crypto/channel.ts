@@ -85,11 +85,15 @@ export class SecureChannel {
     this.#receiveKey = Buffer.from(receiveKey);
   }
 
-  /** Encrypts the next outgoing payload; `aad` is authenticated, not hidden (e.g. the header). */
-  seal(plaintext: Uint8Array, aad: Uint8Array): { counter: number; ciphertext: Buffer } {
+  /**
+   * Encrypts the next outgoing payload. `aad` is authenticated, not hidden; pass a function when
+   * it depends on the counter (a datagram header that names it).
+   */
+  seal(plaintext: Uint8Array, aad: Uint8Array | ((counter: number) => Uint8Array)): { counter: number; ciphertext: Buffer } {
     if (this.#counter >= MAX_COUNTER) throw new RangeError('session exhausted; a new handshake is needed');
     const counter = this.#counter++;
-    return { counter, ciphertext: seal(this.#sendKey, counter, plaintext, aad) };
+    const data = typeof aad === 'function' ? aad(counter) : aad;
+    return { counter, ciphertext: seal(this.#sendKey, counter, plaintext, data) };
   }
 
   /** Decrypts an incoming payload; null for a forgery, a corruption or a replay. */

@@ -10,6 +10,7 @@ import { decodeClassic, encodeClassic } from '../../src/protocol/classic/datagra
 import { DotNetStringReader, encodeList, parseList } from '../../src/protocol/classic/list.js';
 import { parseEndpoint } from '../../src/protocol/endpoint.js';
 import { decodeV2, encodeV2 } from '../../src/protocol/v2/messages.js';
+import { decodeFrame, encodeFrame } from '../../src/protocol/v2/frames.js';
 import { arbClassicDatagram, arbEndpoint, arbName, arbV2Message } from '../helpers/arbitraries.js';
 
 const RUNS = 100_000;
@@ -99,6 +100,16 @@ describe(`mutation fuzzing, ${RUNS.toLocaleString('en')} inputs per parser`, () 
       return final.status === 'done' ? parseList(final.text) : { ok: false };
     };
     expect(fuzz(lists, parse, 3)).toBeGreaterThan(0);
+  });
+
+  it('never makes the peer frame decoder throw', () => {
+    const corpus = [
+      encodeFrame({ kind: 'msg', seq: 7, floor: 3, part: 0, parts: 2, bytes: Buffer.from('你好, world') }),
+      encodeFrame({ kind: 'ack', ack: { cumulative: 9, ranges: [[11, 12], [15, 20]] } }),
+      encodeFrame({ kind: 'typing', typing: true }),
+      encodeFrame({ kind: 'skip', floor: 4 }),
+    ];
+    expect(fuzz(corpus, (b) => decodeFrame(b), 5)).toBeGreaterThan(0);
   });
 
   it('never makes the endpoint parser throw', () => {

@@ -1,0 +1,287 @@
+/**
+ * One encrypted, reliable conversation with one peer over the qim protocol: the handshake
+ * (src/crypto/handshake.ts), then DATA datagrams sealed with ChaCha20-Poly1305, each carrying one
+ * frame (src/protocol/v2/frames.ts) driven by the reliability state machines (src/reliability).
+ *
+ * Messages longer than one datagram are cut into fragments, each its own reliable payload, and
+ * joined again on arrival (delivery is in order, so the fragments of a message arrive together).
+ * A message is `delivered` when every fragment is acknowledged, `failed` when any is given up.
+ *
+ * States: handshaking → established, or → failed (timeout, bad signature, key mismatch).
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { SecureChannel } from '../crypto/channel.js';
+import { HandshakeInitiator, respondToHandshake, type HandshakeError } from '../crypto/handshake.js';
+import type { KeyPair } from '../crypto/keys.js';
+import type { Endpoint } from '../protocol/endpoint.js';
+import { decodeFrame, encodeFrame, MAX_FRAGMENT_BYTES } from '../protocol/v2/frames.js';
+import { dataHeader, encodeV2, type V2Message } from '../protocol/v2/messages.js';
+import { ReliableReceiver, ReliableSender } from '../reliability/index.js';
+
+export type PeerSessionState = 'handshaking' | 'established' | 'failed';
+
+export interface PeerSessionEvents {
+  state: [PeerSessionState];
+  message: [{ text: string; id: number }];
+  delivery: [{ id: number; state: 'delivered' | 'failed' }];
+  typing: [boolean];
+  /** The handshake failed; `key-mismatch` is a man in the middle or a changed key. */
+  failure: [{ error: HandshakeError | 'timeout' }];
+}
+
+/** What a session needs from its surroundings. */
+export interface PeerSessionDeps {
+  readonly identity: KeyPair;
+  readonly name: string;
+  /** The peer's identity key as the server lists it. */
+  readonly peerKey: Buffer;
+  /** Sends one datagram to the peer. */
+  readonly send: (bytes: Buffer, to: Endpoint) => void;
+  readonly now: () => number;
+  /** Longest message accepted by `send`, in UTF-8 bytes. */
+  readonly maxMessageBytes?: number;
+  /** Handshake retransmission interval and how many tries. */
+  readonly handshakeRetryMs?: number;
+  readonly handshakeAttempts?: number;
+}
+
+type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export class PeerSession extends EventEmitter<PeerSessionEvents> {
+  readonly localIndex = randomBytes(4).readUInt32BE(0);
+  #remoteIndex = 0;
+  #state: PeerSessionState = 'handshaking';
+  #channel: SecureChannel | null = null;
+  #initiator: HandshakeInitiator | null = null;
+  #initBytes: Buffer | null = null;
+  #respBytes: Buffer | null = null;
+  readonly #sender = new ReliableSender();
+  readonly #receiver = new ReliableReceiver();
+  /** Fragment seqs not yet resolved, per message id (the seq of its first fragment). */
+  readonly #open = new Map<number, { pending: Set<number>; failed: boolean }>();
+  readonly #messageOf = new Map<number, number>();
+  #assembly: Buffer[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #queued: { id: number; bytes: Buffer }[] = [];
+  #nextId = 1;
+  #endpoint: Endpoint;
+
+  private constructor(
+    private readonly deps: PeerSessionDeps,
+    endpoint: Endpoint,
+  ) {
+    super();
+    this.#endpoint = endpoint;
+  }
+
+  get state(): PeerSessionState {
+    return this.#state;
+  }
+
+  get endpoint(): Endpoint {
+    return this.#endpoint;
+  }
+
+  /** Starts a session as initiator: sends INIT and repeats it until RESP or the attempts run out. */
+  static initiate(deps: PeerSessionDeps, to: Endpoint): PeerSession {
+    const s = new PeerSession(deps, to);
+    s.#initiator = new HandshakeInitiator(deps.identity, deps.peerKey);
+    const init = s.#initiator.init();
+    s.#initBytes = encodeV2({ type: 'handshake-init', sender: s.localIndex, name: deps.name, ...init });
+    let tries = 0;
+    const attempt = (): void => {
+      if (s.#state !== 'handshaking') return;
+      if (tries++ >= (deps.handshakeAttempts ?? 10)) return s.#fail('timeout');
+      deps.send(s.#initBytes as Buffer, s.#endpoint);
+      s.#timer = setTimeout(attempt, deps.handshakeRetryMs ?? 500);
+    };
+    attempt();
+    return s;
+  }
+
+  /** Answers an INIT as responder; null (with the reason) when it does not check out. */
+  static respond(deps: PeerSessionDeps, init: Msg<'handshake-init'>, from: Endpoint): PeerSession | HandshakeError {
+    const r = respondToHandshake(deps.identity, init, deps.peerKey);
+    if (!r.ok) return r.error;
+    const s = new PeerSession(deps, from);
+    s.#remoteIndex = init.sender;
+    s.#channel = new SecureChannel(r.value.keys.responderToInitiator, r.value.keys.initiatorToResponder);
+    s.#respBytes = encodeV2({ type: 'handshake-response', sender: s.localIndex, receiver: init.sender, ...r.value.response });
+    deps.send(s.#respBytes, from);
+    s.#setState('established');
+    return s;
+  }
+
+  /** A repeated INIT from the same peer (our RESP was lost): answer again. */
+  resendResponse(): void {
+    if (this.#respBytes !== null) this.deps.send(this.#respBytes, this.#endpoint);
+  }
+
+  /** The initiator receives the RESP. */
+  onResponse(m: Msg<'handshake-response'>): void {
+    if (this.#state !== 'handshaking' || this.#initiator === null) return;
+    const r = this.#initiator.finish(m);
+    if (!r.ok) return this.#fail(r.error);
+    this.#remoteIndex = m.sender;
+    this.#channel = new SecureChannel(r.value.initiatorToResponder, r.value.responderToInitiator);
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#setState('established');
+    for (const q of this.#queued.splice(0)) this.#sendPayloads(q.id, q.bytes);
+    this.#pump();
+  }
+
+  /**
+   * Sends a chat message; returns its id, which `delivery` events name. Before the handshake
+   * completes the message waits. Throws RangeError past `maxMessageBytes`.
+   */
+  send(text: string): number {
+    const bytes = Buffer.from(text, 'utf8');
+    const max = this.deps.maxMessageBytes ?? 64 * 1024;
+    if (bytes.length > max) throw new RangeError(`message of ${bytes.length} bytes exceeds ${max}`);
+    if (this.#state === 'failed') throw new RangeError('session failed');
+    const id = this.#nextId++;
+    if (this.#state === 'handshaking') this.#queued.push({ id, bytes });
+    else this.#sendPayloads(id, bytes);
+    return id;
+  }
+
+  /** Tells the peer whether we are typing (best effort, not retransmitted). */
+  typing(on: boolean): void {
+    this.#seal(encodeFrame({ kind: 'typing', typing: on }));
+  }
+
+  /** An incoming DATA for this session. Returns false when it did not authenticate. */
+  onData(m: Msg<'data'>, from: Endpoint): boolean {
+    if (this.#channel === null) return false;
+    const plain = this.#channel.open(m.counter, m.ciphertext, dataHeader(m.receiver, m.counter));
+    if (plain === null) return false;
+    this.#endpoint = from; // authenticated: the peer may have moved
+    const f = decodeFrame(plain);
+    if (!f.ok) return true;
+    const frame = f.value;
+    const now = this.deps.now();
+    switch (frame.kind) {
+      case 'msg': {
+        const payload = Buffer.alloc(4 + frame.bytes.length);
+        payload.writeUInt16BE(frame.part, 0);
+        payload.writeUInt16BE(frame.parts, 2);
+        frame.bytes.copy(payload, 4);
+        const r = this.#receiver.receive(frame.seq, payload, frame.floor);
+        this.#seal(encodeFrame({ kind: 'ack', ack: this.#receiver.ack() }));
+        for (const p of r.deliver) this.#assemble(Buffer.from(p), frame.seq);
+        break;
+      }
+      case 'ack':
+        for (const seq of this.#sender.onAck(frame.ack, now).delivered) this.#resolve(seq, false);
+        this.#pump();
+        break;
+      case 'typing':
+        this.emit('typing', frame.typing);
+        break;
+      case 'skip':
+        for (const p of this.#receiver.skipTo(frame.floor).deliver) this.#assemble(Buffer.from(p), frame.floor);
+        this.#seal(encodeFrame({ kind: 'ack', ack: this.#receiver.ack() }));
+        break;
+    }
+    return true;
+  }
+
+  /** Stops timers. */
+  close(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #sendPayloads(id: number, bytes: Buffer): void {
+    const parts = Math.max(1, Math.ceil(bytes.length / MAX_FRAGMENT_BYTES));
+    const now = this.deps.now();
+    const pending = new Set<number>();
+    for (let i = 0; i < parts; i++) {
+      const chunk = bytes.subarray(i * MAX_FRAGMENT_BYTES, (i + 1) * MAX_FRAGMENT_BYTES);
+      const payload = Buffer.alloc(4 + chunk.length);
+      payload.writeUInt16BE(i, 0);
+      payload.writeUInt16BE(parts, 2);
+      chunk.copy(payload, 4);
+      const seq = this.#sender.send(payload, now);
+      pending.add(seq);
+      this.#messageOf.set(seq, id);
+    }
+    this.#open.set(id, { pending, failed: false });
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#state !== 'established') return;
+    const now = this.deps.now();
+    const poll = this.#sender.poll(now);
+    for (const t of poll.transmit) {
+      const p = Buffer.from(t.payload);
+      this.#seal(encodeFrame({ kind: 'msg', seq: t.seq, floor: t.floor, part: p.readUInt16BE(0), parts: p.readUInt16BE(2), bytes: p.subarray(4) }));
+    }
+    for (const seq of poll.failed) this.#resolve(seq, true);
+    if (poll.skipTo !== null) this.#seal(encodeFrame({ kind: 'skip', floor: poll.skipTo }));
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const wake = this.#sender.nextWakeup();
+    if (wake !== null && !this.#sender.idle) {
+      this.#timer = setTimeout(() => this.#pump(), Math.max(1, wake - now));
+      this.#timer.unref();
+    }
+  }
+
+  #resolve(seq: number, failed: boolean): void {
+    const id = this.#messageOf.get(seq);
+    if (id === undefined) return;
+    this.#messageOf.delete(seq);
+    const m = this.#open.get(id);
+    if (m === undefined) return;
+    m.pending.delete(seq);
+    if (failed && !m.failed) {
+      m.failed = true;
+      this.emit('delivery', { id, state: 'failed' });
+    }
+    if (m.pending.size === 0) {
+      this.#open.delete(id);
+      if (!m.failed) this.emit('delivery', { id, state: 'delivered' });
+    }
+  }
+
+  #assemble(payload: Buffer, seq: number): void {
+    const part = payload.readUInt16BE(0);
+    const parts = payload.readUInt16BE(2);
+    // A fragment out of step (an earlier one was given up by the sender) restarts the assembly.
+    if (part !== this.#assembly.length) this.#assembly = [];
+    if (part !== this.#assembly.length) return;
+    this.#assembly.push(payload.subarray(4));
+    if (this.#assembly.length < parts) return;
+    const whole = Buffer.concat(this.#assembly);
+    this.#assembly = [];
+    try {
+      this.emit('message', { text: utf8.decode(whole), id: seq - parts + 1 });
+    } catch {
+      // Not UTF-8: the peer is broken or hostile; drop the message.
+    }
+  }
+
+  #seal(frame: Buffer): void {
+    if (this.#channel === null) return;
+    const receiver = this.#remoteIndex;
+    const { counter, ciphertext } = this.#channel.seal(frame, (c) => dataHeader(receiver, c));
+    this.deps.send(encodeV2({ type: 'data', receiver, counter, ciphertext }), this.#endpoint);
+  }
+
+  #fail(error: HandshakeError | 'timeout'): void {
+    this.close();
+    this.#setState('failed');
+    this.emit('failure', { error });
+    for (const q of this.#queued.splice(0)) this.emit('delivery', { id: q.id, state: 'failed' });
+  }
+
+  #setState(state: PeerSessionState): void {
+    this.#state = state;
+    this.emit('state', state);
+  }
+}

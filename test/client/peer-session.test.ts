@@ -1,0 +1,157 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { PeerSession, type PeerSessionDeps } from '../../src/client/peer-session.js';
+import { ed25519KeyPair, type KeyPair } from '../../src/crypto/keys.js';
+import type { Endpoint } from '../../src/protocol/endpoint.js';
+import { decodeV2 } from '../../src/protocol/v2/messages.js';
+import { UdpTransport } from '../../src/transport/udp.js';
+import { ImpairProxy } from '../helpers/impair.js';
+import { nextEvent, until } from '../helpers/wait.js';
+
+const closers: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+/** One peer: a socket, an identity, its sessions, and a capture of every datagram it sent. */
+async function peer(name: string, identity = ed25519KeyPair()) {
+  const udp = await UdpTransport.bind({ host: '127.0.0.1', port: 0, recvBufferSize: 4 << 20 });
+  const sent: Buffer[] = [];
+  const p = {
+    name,
+    identity,
+    udp,
+    sent,
+    expects: new Map<string, Buffer>(), // peer name → key, as the server would list it
+    sessions: new Map<number, PeerSession>(),
+    deps(peerKey: Buffer): PeerSessionDeps {
+      return {
+        identity,
+        name,
+        peerKey,
+        send: (bytes: Buffer, to: Endpoint) => {
+          sent.push(bytes);
+          udp.send(bytes, to);
+        },
+        now: Date.now,
+        handshakeRetryMs: 100,
+      };
+    },
+    responded: [] as PeerSession[],
+    /** Messages received on sessions this peer answered, listened to from their first moment. */
+    inbox: [] as string[],
+  };
+  udp.onDatagram((bytes, from) => {
+    const d = decodeV2(bytes);
+    if (!d.ok) return;
+    const m = d.value;
+    if (m.type === 'handshake-init') {
+      const key = p.expects.get(m.name);
+      if (key === undefined) return;
+      for (const s of p.sessions.values()) if (s.endpoint.port === from.port && s.state === 'established') return s.resendResponse();
+      const s = PeerSession.respond(p.deps(key), m, from);
+      if (typeof s === 'string') return;
+      p.sessions.set(s.localIndex, s);
+      p.responded.push(s);
+      s.on('message', (msg) => p.inbox.push(msg.text));
+    } else if (m.type === 'handshake-response') {
+      p.sessions.get(m.receiver)?.onResponse(m);
+    } else if (m.type === 'data') {
+      p.sessions.get(m.receiver)?.onData(m, from);
+    }
+  });
+  closers.push(async () => {
+    for (const s of p.sessions.values()) s.close();
+    await udp.close();
+  });
+  return p;
+}
+
+type Peer = Awaited<ReturnType<typeof peer>>;
+
+function connect(a: Peer, b: Peer, via?: Endpoint, expected = b.identity.publicKey): PeerSession {
+  b.expects.set(a.name, a.identity.publicKey);
+  const s = PeerSession.initiate(a.deps(expected), via ?? b.udp.local());
+  a.sessions.set(s.localIndex, s);
+  return s;
+}
+
+const texts = (s: PeerSession, into: string[]) => s.on('message', (m) => into.push(m.text));
+
+describe('peer sessions', () => {
+  it('shake hands, then chat both ways with delivery reports, long messages included', async () => {
+    const alice = await peer('alice');
+    const bob = await peer('剑痴');
+    const a = connect(alice, bob);
+    const long = '长'.repeat(3000) + ' end';
+    const delivered = nextEvent<{ id: number; state: string }>(a, 'delivery', (d) => d.id === 2);
+    a.send('你好 😀, bob');
+    a.send(long);
+    await until(() => bob.inbox.length === 2, 'both messages');
+    const b = bob.responded[0] as PeerSession;
+    expect(bob.inbox).toEqual(['你好 😀, bob', long]);
+    expect(await delivered).toMatchObject({ state: 'delivered' });
+    const gotByAlice: string[] = [];
+    texts(a, gotByAlice);
+    b.send('收到');
+    await until(() => gotByAlice.length === 1, 'the reply');
+    expect(gotByAlice).toEqual(['收到']);
+  });
+
+  it('puts no plaintext on the wire', async () => {
+    const alice = await peer('alice');
+    const bob = await peer('bob');
+    const a = connect(alice, bob);
+    const secret = 'the launch code is 0000 你好';
+    a.send(secret);
+    await until(() => bob.inbox.length === 1, 'the message');
+    const wire = Buffer.concat([...alice.sent, ...bob.sent]);
+    expect(wire.includes(Buffer.from('launch code'))).toBe(false);
+    expect(wire.includes(Buffer.from('你好'))).toBe(false);
+  });
+
+  it('detects a key swapped by a man in the middle and fails the pending messages', async () => {
+    const alice = await peer('alice');
+    const bob = await peer('bob');
+    const mallory = ed25519KeyPair();
+    // The server (compromised) lists Mallory's key as Bob's.
+    const a = connect(alice, bob, undefined, mallory.publicKey);
+    const failure = nextEvent<{ error: string }>(a, 'failure');
+    const failed = nextEvent<{ state: string }>(a, 'delivery');
+    a.send('for bob only');
+    expect((await failure).error).toMatch(/key-mismatch|bad-signature|timeout/);
+    expect(await failed).toMatchObject({ state: 'failed' });
+    expect(bob.responded).toEqual([]);
+  });
+
+  it('refuses an INIT from an identity other than the one listed for its name', async () => {
+    const alice = await peer('alice');
+    const bob = await peer('bob');
+    const impostor: KeyPair = ed25519KeyPair();
+    bob.expects.set('alice', impostor.publicKey);
+    const s = PeerSession.initiate(alice.deps(bob.identity.publicKey), bob.udp.local());
+    alice.sessions.set(s.localIndex, s);
+    s.send('hi');
+    await until(() => alice.sent.length >= 2, 'the INIT to be repeated');
+    expect(bob.responded).toEqual([]);
+    s.close();
+  });
+
+  it('delivers 300 messages each way exactly once and in order through loss, duplication and reordering', async () => {
+    const alice = await peer('alice');
+    const bob = await peer('bob');
+    const proxy = await ImpairProxy.start({ target: bob.udp.local(), loss: 0.2, duplicate: 0.1, reorder: 0.1, delayMs: [0, 5] });
+    closers.push(() => proxy.close());
+    const a = connect(alice, bob, proxy.front);
+    const N = 300;
+    const toBob = bob.inbox;
+    const toAlice: string[] = [];
+    texts(a, toAlice);
+    for (let i = 0; i < N; i++) a.send(`a${i}`);
+    await until(() => bob.responded.length > 0, 'the handshake through the proxy', 10_000);
+    const b = bob.responded[0] as PeerSession;
+    for (let i = 0; i < N; i++) b.send(`b${i}`);
+    await until(() => toBob.length >= N && toAlice.length >= N, `all messages (${toBob.length}, ${toAlice.length})`, 30_000);
+    expect(toBob).toEqual(Array.from({ length: N }, (_, i) => `a${i}`));
+    expect(toAlice).toEqual(Array.from({ length: N }, (_, i) => `b${i}`));
+  });
+});

@@ -1,0 +1,39 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeFrame, encodeFrame, MAX_FRAGMENT_BYTES, type Frame } from '../../src/protocol/v2/frames.js';
+
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const arbFrame: fc.Arbitrary<Frame> = fc.oneof(
+  fc
+    .record({ seq: u32, floor: u32, parts: fc.integer({ min: 1, max: 9 }), bytes: fc.uint8Array({ maxLength: MAX_FRAGMENT_BYTES }) })
+    .chain((r) => fc.integer({ min: 0, max: r.parts - 1 }).map((part) => ({ kind: 'msg' as const, ...r, part, bytes: Buffer.from(r.bytes) }))),
+  fc.record({ kind: fc.constant('ack' as const), ack: fc.record({ cumulative: u32, ranges: fc.array(fc.tuple(u32, u32), { maxLength: 16 }) }) }),
+  fc.record({ kind: fc.constant('typing' as const), typing: fc.boolean() }),
+  fc.record({ kind: fc.constant('skip' as const), floor: u32 }),
+);
+
+describe('peer frames', () => {
+  it('decode what they encode', () => {
+    fc.assert(
+      fc.property(arbFrame, (f) => {
+        expect(decodeFrame(encodeFrame(f))).toEqual({ ok: true, value: f });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never throw on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
+        expect(typeof decodeFrame(b).ok).toBe('boolean');
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('fit a full fragment in one 1,200-byte datagram', () => {
+    const f = encodeFrame({ kind: 'msg', seq: 1, floor: 0, part: 0, parts: 1, bytes: Buffer.alloc(MAX_FRAGMENT_BYTES) });
+    expect(f.length + 14 + 16).toBe(1200);
+    expect(() => encodeFrame({ kind: 'msg', seq: 1, floor: 0, part: 0, parts: 1, bytes: Buffer.alloc(MAX_FRAGMENT_BYTES + 1) })).toThrow(RangeError);
+  });
+});
