@@ -115,6 +115,25 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     return s;
   }
 
+  /** The peer's index for this session (0 until known). */
+  get remoteIndex(): number {
+    return this.#remoteIndex;
+  }
+
+  /** True when this session answered the INIT the peer numbered `sender`. */
+  answered(sender: number): boolean {
+    return this.#respBytes !== null && this.#remoteIndex === sender;
+  }
+
+  /**
+   * Takes over the messages still waiting in `other` (a handshake of ours that lost the race to
+   * the peer's), keeping their ids, so nothing the user sent is dropped.
+   */
+  adopt(other: PeerSession): void {
+    this.#nextId = Math.max(this.#nextId, other.#nextId);
+    for (const q of other.#queued.splice(0)) this.#sendPayloads(q.id, q.bytes);
+  }
+
   /** A repeated INIT from the same peer (our RESP was lost): answer again. */
   resendResponse(): void {
     if (this.#respBytes !== null) this.deps.send(this.#respBytes, this.#endpoint);

@@ -1,0 +1,266 @@
+/**
+ * `QimChatClient`: the client on the qim protocol. One UDP socket carries everything: the server
+ * link (login, heartbeats, presence), encrypted reliable sessions with qim peers, and classic
+ * `talk` with classic users, who appear in the list marked as classic and unencrypted.
+ */
+import { EventEmitter } from 'node:events';
+import { QimError } from '../errors.js';
+import { fingerprint, type KeyPair } from '../crypto/keys.js';
+import { classicTime, decodeClassic, encodeClassic, looksClassic } from '../protocol/classic/datagram.js';
+import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
+import { nameProblem } from '../protocol/names.js';
+import { decodeV2, looksV2 } from '../protocol/v2/messages.js';
+import { localAddressToward, resolveHost, UdpTransport } from '../transport/udp.js';
+import { PeerSession } from './peer-session.js';
+import { ServerLink, type QimContact } from './server-link.js';
+
+/** A contact as the chat UIs show it. */
+export interface ChatContact {
+  readonly name: string;
+  readonly endpoint: Endpoint;
+  readonly protocol: 'classic' | 'qim';
+  /** The identity key's fingerprint (qim users); classic users have none and are unencrypted. */
+  readonly fingerprint?: string;
+}
+
+export interface ChatMessage {
+  readonly from: string;
+  readonly text: string;
+  readonly sentAt: string;
+  readonly receivedAt: Date;
+  readonly encrypted: boolean;
+}
+
+export interface QimChatEvents {
+  state: ['online' | 'reconnecting' | 'closed'];
+  list: [ChatContact[]];
+  joined: [ChatContact];
+  left: [{ name: string }];
+  message: [ChatMessage];
+  /** Delivery of a message sent with `send`: `sent` for classic (no acknowledgement exists). */
+  delivery: [{ to: string; id: number; state: 'delivered' | 'failed' | 'sent' }];
+  typing: [{ from: string; typing: boolean }];
+  warning: [{ code: 'key-mismatch' | 'server-key-changed' | 'unencrypted' | 'handshake-failed'; peer?: string; message: string }];
+}
+
+export interface QimChatOptions {
+  readonly server: { readonly host: string; readonly port: number };
+  readonly name: string;
+  readonly identity: KeyPair;
+  readonly host?: string;
+  readonly port?: number;
+  /** The server key pinned from an earlier run. */
+  readonly serverKey?: Buffer;
+  readonly clock?: () => Date;
+}
+
+const CLASSIC_MAX_DATAGRAM = 8192;
+
+export class QimChatClient extends EventEmitter<QimChatEvents> {
+  #udp: UdpTransport | null = null;
+  #link: ServerLink | null = null;
+  #server: Endpoint | null = null;
+  #self: Endpoint | null = null;
+  readonly #sessions = new Map<string, PeerSession>();
+  readonly #byIndex = new Map<number, PeerSession>();
+  readonly #clock: () => Date;
+
+  constructor(readonly options: QimChatOptions) {
+    super();
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get endpoint(): Endpoint {
+    if (this.#self === null) throw new QimError('ERR_NOT_ONLINE', 'not logged in');
+    return this.#self;
+  }
+
+  /** The server's key, to pin for the next run. */
+  get serverKey(): Buffer | null {
+    return this.#link?.serverKey ?? null;
+  }
+
+  /** Our own key's fingerprint. */
+  get fingerprint(): string {
+    return fingerprint(this.options.identity.publicKey);
+  }
+
+  contacts(): ChatContact[] {
+    return (this.#link?.contacts() ?? []).map(chatContact);
+  }
+
+  contact(name: string): ChatContact | undefined {
+    const c = this.#link?.contacts().find((x) => x.name === name);
+    return c === undefined ? undefined : chatContact(c);
+  }
+
+  async login(): Promise<ChatContact[]> {
+    const problem = nameProblem(this.options.name);
+    if (problem !== null) throw new QimError('ERR_BAD_NAME', problem);
+    const address = await resolveHost(this.options.server.host);
+    this.#server = { address, port: this.options.server.port };
+    const host = this.options.host ?? (await localAddressToward(address, this.options.server.port));
+    const udp = await UdpTransport.bind({ host, port: this.options.port ?? 0, recvBufferSize: 1 << 20 });
+    this.#udp = udp;
+    this.#self = udp.local();
+    udp.onError(() => {});
+    const link = new ServerLink(udp, {
+      server: this.#server,
+      name: this.options.name,
+      identity: this.options.identity,
+      ...(this.options.serverKey !== undefined ? { serverKey: this.options.serverKey } : {}),
+    });
+    this.#link = link;
+    udp.onDatagram((bytes, from) => this.#receive(bytes, from));
+    link.on('joined', (c) => this.emit('joined', chatContact(c)));
+    link.on('left', ({ name }) => {
+      this.#sessions.get(name)?.close();
+      this.#sessions.delete(name);
+      this.emit('left', { name });
+    });
+    link.on('warning', (w) => this.emit('warning', { code: w.code, message: w.message }));
+    link.on('state', (s) => {
+      if (s === 'online' || s === 'reconnecting' || s === 'closed') this.emit('state', s);
+    });
+    const first = new Promise<void>((resolve) => link.once('list', () => resolve()));
+    try {
+      await link.connect();
+      await Promise.race([first, new Promise((r) => setTimeout(r, 2000))]);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    link.on('list', (list) => this.emit('list', list.map(chatContact)));
+    const list = this.contacts();
+    this.emit('list', list);
+    return list;
+  }
+
+  /** Sends a message; returns its id, which `delivery` events name. */
+  send(to: string, text: string): number {
+    const udp = this.#udp;
+    if (udp === null || this.#link === null) throw new QimError('ERR_NOT_ONLINE', 'not logged in');
+    const c = this.#link.contacts().find((x) => x.name === to);
+    if (c === undefined) throw new QimError('ERR_UNKNOWN_PEER', `${to} is not online`);
+    if (c.protocol === 'classic') {
+      const bytes = encodeClassic({ kind: 'talk', time: classicTime(this.#clock()), sender: this.options.name, text });
+      if (bytes.length > CLASSIC_MAX_DATAGRAM) throw new QimError('ERR_MESSAGE_TOO_LONG', 'message too long for a classic peer');
+      udp.send(bytes, c.endpoint);
+      const id = 0;
+      queueMicrotask(() => this.emit('delivery', { to, id, state: 'sent' }));
+      return id;
+    }
+    let s = this.#sessions.get(to);
+    if (s === undefined || s.state === 'failed') s = this.#open(c, PeerSession.initiate(this.#deps(c), c.endpoint));
+    try {
+      return s.send(text);
+    } catch (err) {
+      throw new QimError('ERR_MESSAGE_TOO_LONG', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /** Tells `to` whether we are typing. */
+  typing(to: string, on: boolean): void {
+    const s = this.#sessions.get(to);
+    if (s?.state === 'established') s.typing(on);
+  }
+
+  async logout(): Promise<void> {
+    this.#link?.logout();
+    await new Promise((r) => setImmediate(r));
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sessions.values()) s.close();
+    this.#sessions.clear();
+    this.#link?.close();
+    await this.#udp?.close();
+    this.#udp = null;
+  }
+
+  #deps(c: QimContact) {
+    const udp = this.#udp as UdpTransport;
+    return {
+      identity: this.options.identity,
+      name: this.options.name,
+      peerKey: c.identity,
+      send: (bytes: Buffer, to: Endpoint) => udp.send(bytes, to),
+      now: Date.now,
+    };
+  }
+
+  #open(c: QimContact, s: PeerSession): PeerSession {
+    const old = this.#sessions.get(c.name);
+    old?.close();
+    if (old !== undefined) this.#byIndex.delete(old.localIndex);
+    this.#sessions.set(c.name, s);
+    this.#byIndex.set(s.localIndex, s);
+    s.on('message', (m) => this.emit('message', { from: c.name, text: m.text, sentAt: '', receivedAt: this.#clock(), encrypted: true }));
+    s.on('delivery', (d) => this.emit('delivery', { to: c.name, id: d.id, state: d.state }));
+    s.on('typing', (typing) => this.emit('typing', { from: c.name, typing }));
+    s.on('failure', ({ error }) =>
+      this.emit('warning', {
+        code: error === 'key-mismatch' ? 'key-mismatch' : 'handshake-failed',
+        peer: c.name,
+        message:
+          error === 'key-mismatch'
+            ? `${c.name} answered with a key other than the one the server lists: a man in the middle, or a changed key`
+            : `no secure session with ${c.name} (${error})`,
+      }),
+    );
+    return s;
+  }
+
+  #receive(bytes: Buffer, from: Endpoint): void {
+    const server = this.#server;
+    if (looksV2(bytes)) {
+      if (server !== null && sameEndpoint(from, server)) {
+        this.#link?.receive(bytes);
+        return;
+      }
+      const d = decodeV2(bytes);
+      if (!d.ok) return;
+      const m = d.value;
+      if (m.type === 'handshake-init') {
+        const c = this.#link?.contacts().find((x) => x.name === m.name && x.protocol === 'qim');
+        if (c === undefined) return;
+        const existing = this.#sessions.get(c.name);
+        // Our answer was lost and the peer asks again: the same answer, not a new session.
+        if (existing?.answered(m.sender) === true) return existing.resendResponse();
+        // Both sides started at once: the INIT of the lower key wins; the other side answers it.
+        if (existing?.state === 'handshaking' && Buffer.compare(this.options.identity.publicKey, c.identity) < 0) return;
+        const s = PeerSession.respond(this.#deps(c), m, from);
+        if (typeof s === 'string') {
+          if (s === 'key-mismatch') this.emit('warning', { code: 'key-mismatch', peer: c.name, message: `an INIT for ${c.name} was signed by another key` });
+          return;
+        }
+        if (existing?.state === 'handshaking') s.adopt(existing);
+        this.#open(c, s);
+      } else if (m.type === 'handshake-response') {
+        this.#byIndex.get(m.receiver)?.onResponse(m);
+      } else if (m.type === 'data') {
+        this.#byIndex.get(m.receiver)?.onData(m, from);
+      }
+      return;
+    }
+    if (!looksClassic(bytes)) return;
+    const d = decodeClassic(bytes);
+    if (!d.ok || d.value.kind !== 'talk') return;
+    const talk = d.value;
+    const c = this.#link?.contacts().find((x) => x.name === talk.sender);
+    // Classic talk only from a classic contact, and only from its listed address.
+    if (c === undefined || c.protocol !== 'classic' || c.endpoint.address !== from.address) return;
+    this.emit('message', { from: talk.sender, text: talk.text, sentAt: talk.time, receivedAt: this.#clock(), encrypted: false });
+  }
+}
+
+function chatContact(c: QimContact): ChatContact {
+  return c.protocol === 'qim'
+    ? { name: c.name, endpoint: c.endpoint, protocol: 'qim', fingerprint: fingerprint(c.identity) }
+    : { name: c.name, endpoint: c.endpoint, protocol: 'classic' };
+}

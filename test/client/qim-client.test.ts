@@ -1,0 +1,77 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { QimChatClient, type ChatMessage } from '../../src/client/qim-client.js';
+import { ed25519KeyPair } from '../../src/crypto/keys.js';
+import { QimClient, QimServer } from '../../src/index.js';
+import { nextEvent, until } from '../helpers/wait.js';
+
+let server: QimServer;
+let port: number;
+const closers: (() => Promise<void>)[] = [];
+
+beforeEach(async () => {
+  server = new QimServer({ host: '127.0.0.1', port: 0 });
+  await server.start();
+  port = server.endpoint.port;
+});
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await server.stop();
+});
+
+async function qim(name: string): Promise<QimChatClient> {
+  const c = new QimChatClient({ server: { host: '127.0.0.1', port }, name, identity: ed25519KeyPair(), host: '127.0.0.1' });
+  closers.push(() => c.close());
+  await c.login();
+  return c;
+}
+
+async function classic(name: string): Promise<QimClient> {
+  const c = new QimClient({ server: { host: '127.0.0.1', port }, name, host: '127.0.0.1' });
+  closers.push(() => c.close());
+  await c.login();
+  return c;
+}
+
+describe('qim chat client', () => {
+  it('chats end to end encrypted with another qim user, with delivery reports and fingerprints', async () => {
+    const alice = await qim('alice');
+    const bob = await qim('剑痴');
+    await until(() => alice.contact('剑痴') !== undefined, 'alice to see 剑痴');
+    expect(alice.contact('剑痴')).toMatchObject({ protocol: 'qim', fingerprint: bob.fingerprint });
+    const got = nextEvent<ChatMessage>(bob, 'message');
+    const delivered = nextEvent<{ state: string }>(alice, 'delivery');
+    alice.send('剑痴', '你好, 世界 😀');
+    expect(await got).toMatchObject({ from: 'alice', text: '你好, 世界 😀', encrypted: true });
+    expect(await delivered).toMatchObject({ to: '剑痴', state: 'delivered' });
+  });
+
+  it('loses nothing when both sides send their first message at once', async () => {
+    const alice = await qim('alice');
+    const bob = await qim('bob');
+    await until(() => alice.contact('bob') !== undefined && bob.contact('alice') !== undefined, 'both lists');
+    const atAlice: string[] = [];
+    const atBob: string[] = [];
+    alice.on('message', (m) => atAlice.push(m.text));
+    bob.on('message', (m) => atBob.push(m.text));
+    for (let i = 0; i < 5; i++) {
+      alice.send('bob', `a${i}`);
+      bob.send('alice', `b${i}`);
+    }
+    await until(() => atAlice.length === 5 && atBob.length === 5, `all ten (${atAlice.length}, ${atBob.length})`);
+    expect(atBob).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
+    expect(atAlice).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+  });
+
+  it('lists classic users as classic and chats with them over classic, both ways', async () => {
+    const old = await classic('old');
+    const alice = await qim('alice');
+    await until(() => alice.contact('old') !== undefined && old.contact('alice') !== undefined, 'both to see each other');
+    expect(alice.contact('old')).toEqual({ name: 'old', endpoint: old.endpoint, protocol: 'classic' });
+    const toOld = nextEvent<{ text: string }>(old, 'message');
+    alice.send('old', 'hello, classic');
+    expect(await toOld).toMatchObject({ from: 'alice', text: 'hello, classic' });
+    const toAlice = nextEvent<ChatMessage>(alice, 'message');
+    old.send('alice', 'hi, qim');
+    expect(await toAlice).toMatchObject({ from: 'old', text: 'hi, qim', encrypted: false });
+  });
+});
