@@ -3,6 +3,9 @@
  * mode (one command in, one JSON event out per line) when it is not.
  */
 import { QimClient } from '../client/client.js';
+import { defaultProfilesRoot, Profile } from '../client/profile.js';
+import { QimChatClient } from '../client/qim-client.js';
+import type { ChatClient } from './chat-client.js';
 import { QimError } from '../errors.js';
 import { errorEvent, runLineMode } from './line-mode.js';
 import { runTty } from './tty.js';
@@ -13,17 +16,37 @@ export interface ChatCommandOptions {
   readonly name: string;
   readonly host?: string;
   readonly port?: number;
+  /** `qim` (default: encrypted, reliable) or `classic` (the seed's protocol). */
+  readonly protocol: 'qim' | 'classic';
 }
 
 /** Runs the chat client; resolves with the exit code. */
 export async function runChat(opts: ChatCommandOptions): Promise<number> {
   const interactive = process.stdin.isTTY === true;
-  const client = new QimClient({
-    server: opts.server,
-    name: opts.name,
+  const endpointOpts = {
     ...(opts.host !== undefined ? { host: opts.host } : {}),
     ...(opts.port !== undefined ? { port: opts.port } : {}),
-  });
+  };
+  const serverText = `${opts.server.host}:${opts.server.port}`;
+  let client: ChatClient & { login(): Promise<unknown> };
+  let afterLogin = (): void => {};
+  if (opts.protocol === 'classic') {
+    client = new QimClient({ server: opts.server, name: opts.name, ...endpointOpts }) as unknown as ChatClient & { login(): Promise<unknown> };
+  } else {
+    let profile: Profile;
+    try {
+      profile = Profile.open(defaultProfilesRoot(), opts.name);
+    } catch (err) {
+      process.stderr.write(`qim: cannot open the profile: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
+    const serverKey = profile.serverKey(serverText);
+    const qim = new QimChatClient({ server: opts.server, name: opts.name, identity: profile.identity, ...endpointOpts, ...(serverKey ? { serverKey } : {}) });
+    afterLogin = () => {
+      if (serverKey === undefined && qim.serverKey !== null) profile.pinServer(serverText, qim.serverKey);
+    };
+    client = qim;
+  }
   // Signals are handled from the start: one that arrives mid-login waits for the login to settle
   // and then logs out, so the server never keeps listing a departed user.
   let loggingIn: Promise<unknown> = Promise.resolve();
@@ -40,13 +63,14 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
     if (interactive) process.stdout.write(`logging in to ${opts.server.host}:${opts.server.port} as ${opts.name}…\n`);
     loggingIn = client.login();
     await loggingIn;
+    afterLogin();
   } catch (err) {
     if (interactive) process.stderr.write(`qim: ${err instanceof Error ? err.message : String(err)}\n`);
     else process.stdout.write(`${JSON.stringify(errorEvent(err))}\n`);
     return 1;
   }
   try {
-    if (interactive) await runTty(client, `${opts.server.host}:${opts.server.port}`);
+    if (interactive) await runTty(client, serverText);
     else await runLineMode(client, process.stdin, process.stdout);
   } catch (err) {
     process.stderr.write(`qim: ${err instanceof QimError ? err.message : String(err)}\n`);

@@ -5,35 +5,43 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import type { QimClient } from '../client/client.js';
+import type { ChatClient } from './chat-client.js';
 import { QimError } from '../errors.js';
 import { formatEndpoint } from '../protocol/endpoint.js';
 import { parseCommand } from './commands.js';
 
 /** One line of output; `event` says which. */
 export type LineEvent =
-  | { event: 'list'; users: { name: string; endpoint: string; protocol: string }[] }
-  | { event: 'joined'; name: string; endpoint: string; protocol: string }
+  | { event: 'list'; users: { name: string; endpoint: string; protocol: string; fingerprint?: string }[] }
+  | { event: 'joined'; name: string; endpoint: string; protocol: string; fingerprint?: string }
   | { event: 'left'; name: string }
-  | { event: 'message'; from: string; text: string; sentAt: string; receivedAt: string }
-  | { event: 'sent'; to: string; text: string }
+  | { event: 'message'; from: string; text: string; sentAt: string; receivedAt: string; encrypted: boolean }
+  | { event: 'sent'; to: string; text: string; id?: number }
+  | { event: 'delivery'; to: string; id: number; state: string }
+  | { event: 'warning'; code: string; peer?: string; message: string }
   | { event: 'error'; code: string; message: string }
   | { event: 'closed' };
 
 /** Runs line mode over a client that is already online; resolves after `/quit` or end of input. */
-export async function runLineMode(client: QimClient, input: Readable, output: Writable): Promise<void> {
+export async function runLineMode(client: ChatClient, input: Readable, output: Writable): Promise<void> {
   const emit = (e: LineEvent): void => {
     output.write(`${JSON.stringify(e)}\n`);
   };
   const list = (): void =>
     emit({
       event: 'list',
-      users: client.contacts().map((c) => ({ name: c.name, endpoint: formatEndpoint(c.endpoint), protocol: c.protocol })),
+      users: client.contacts().map((c) => ({ name: c.name, endpoint: formatEndpoint(c.endpoint), protocol: c.protocol, ...fp(c.fingerprint) })),
     });
-  client.on('joined', (c) => emit({ event: 'joined', name: c.name, endpoint: formatEndpoint(c.endpoint), protocol: c.protocol }));
+  client.on('joined', (c) =>
+    emit({ event: 'joined', name: c.name, endpoint: formatEndpoint(c.endpoint), protocol: c.protocol, ...fp(c.fingerprint) }),
+  );
+  client.on('delivery', (d) => {
+    if (d.state !== 'sent') emit({ event: 'delivery', to: d.to, id: d.id, state: d.state });
+  });
+  client.on('warning', (w) => emit({ event: 'warning', code: w.code, ...(w.peer !== undefined ? { peer: w.peer } : {}), message: w.message }));
   client.on('left', ({ name }) => emit({ event: 'left', name }));
   client.on('message', (m) =>
-    emit({ event: 'message', from: m.from, text: m.text, sentAt: m.sentAt, receivedAt: m.receivedAt.toISOString() }),
+    emit({ event: 'message', from: m.from, text: m.text, sentAt: m.sentAt, receivedAt: m.receivedAt.toISOString(), encrypted: m.encrypted ?? false }),
   );
   list();
 
@@ -46,8 +54,8 @@ export async function runLineMode(client: QimClient, input: Readable, output: Wr
           break;
         case 'msg':
           try {
-            client.send(cmd.to, cmd.text);
-            emit({ event: 'sent', to: cmd.to, text: cmd.text });
+            const id = client.send(cmd.to, cmd.text);
+            emit({ event: 'sent', to: cmd.to, text: cmd.text, ...(typeof id === 'number' && id > 0 ? { id } : {}) });
           } catch (err) {
             emit(errorEvent(err));
           }
@@ -69,6 +77,10 @@ export async function runLineMode(client: QimClient, input: Readable, output: Wr
     await client.logout();
     emit({ event: 'closed' });
   }
+}
+
+function fp(fingerprint: string | undefined): { fingerprint?: string } {
+  return fingerprint === undefined ? {} : { fingerprint };
 }
 
 /** The line-mode form of an error. */

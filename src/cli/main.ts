@@ -54,7 +54,8 @@ function buildProgram(): Command {
     .requiredOption('--name <name>', 'your user name')
     .option('--host <address>', 'address of your chat endpoint (default: the one that reaches the server)', hostArg)
     .option('--port <port>', 'port of your chat endpoint (default: any free port)', portArg(true))
-    .action(async (o: { server: { host: string; port: number }; name: string; host?: string; port?: number }) => {
+    .addOption(new Option('--protocol <protocol>', 'qim (encrypted, reliable) or classic (the seed protocol)').choices(['qim', 'classic']).default('qim'))
+    .action(async (o: { server: { host: string; port: number }; name: string; host?: string; port?: number; protocol: 'qim' | 'classic' }) => {
       process.exitCode = await runChat(o);
     });
 

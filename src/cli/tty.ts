@@ -4,7 +4,7 @@
  * open; the prompt names the open conversation and the unread count of the others.
  */
 import { createInterface, type Interface } from 'node:readline';
-import type { QimClient } from '../client/client.js';
+import type { ChatClient } from './chat-client.js';
 import { Conversations, type ChatLine } from '../client/conversations.js';
 import { QimError } from '../errors.js';
 import { formatEndpoint } from '../protocol/endpoint.js';
@@ -12,7 +12,7 @@ import { HELP_TEXT, parseCommand } from './commands.js';
 import { bold, clock, cyan, dim, green, safe, yellow } from './display.js';
 
 /** Runs the terminal UI over a client that is already online; resolves after `/quit` or Ctrl-D. */
-export async function runTty(client: QimClient, serverText: string): Promise<void> {
+export async function runTty(client: ChatClient, serverText: string): Promise<void> {
   const conversations = new Conversations();
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true, historySize: 200 });
 
@@ -30,6 +30,11 @@ export async function runTty(client: QimClient, serverText: string): Promise<voi
 
   client.on('joined', (c) => say(dim(`→ ${safe(c.name)} is online (${formatEndpoint(c.endpoint)})`)));
   client.on('left', ({ name }) => say(dim(`← ${safe(name)} left`)));
+  client.on('warning', (w) => say(yellow(`⚠ ${safe(w.message)}`)));
+  client.on('delivery', (d) => {
+    if (d.state === 'failed') say(yellow(`✗ a message to ${safe(d.to)} was not delivered`));
+    else if (d.state === 'delivered' && conversations.open === d.to) say(dim(`  ✓ delivered to ${safe(d.to)}`));
+  });
   client.on('message', (m) => {
     const line: ChatLine = { direction: 'in', peer: m.from, text: m.text, at: m.receivedAt, sentAt: m.sentAt };
     conversations.add(line);
@@ -120,12 +125,12 @@ export async function runTty(client: QimClient, serverText: string): Promise<voi
   await client.logout();
 }
 
-function whoText(client: QimClient): string {
-  const names = client.contacts().map((c) => safe(c.name));
+function whoText(client: ChatClient): string {
+  const names = client.contacts().map((c) => `${safe(c.name)}${c.protocol === 'classic' ? dim(' (classic, unencrypted)') : dim(` [${c.fingerprint ?? ''}]`)}`);
   return names.length === 0 ? dim('Nobody else is online.') : `Online (${names.length}): ${names.join(', ')}`;
 }
 
-function refreshPrompt(rl: Interface, client: QimClient, conversations: Conversations): void {
+function refreshPrompt(rl: Interface, client: ChatClient, conversations: Conversations): void {
   const open = conversations.open;
   const others = conversations
     .summaries()

@@ -200,7 +200,11 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     if (old !== undefined) this.#byIndex.delete(old.localIndex);
     this.#sessions.set(c.name, s);
     this.#byIndex.set(s.localIndex, s);
-    s.on('message', (m) => this.emit('message', { from: c.name, text: m.text, sentAt: '', receivedAt: this.#clock(), encrypted: true }));
+    s.on('message', (m) => {
+      // The qim protocol carries no sender clock: the time shown is the arrival time.
+      const at = this.#clock();
+      this.emit('message', { from: c.name, text: m.text, sentAt: classicTime(at), receivedAt: at, encrypted: true });
+    });
     s.on('delivery', (d) => this.emit('delivery', { to: c.name, id: d.id, state: d.state }));
     s.on('typing', (typing) => this.emit('typing', { from: c.name, typing }));
     s.on('failure', ({ error }) =>

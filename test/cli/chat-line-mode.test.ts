@@ -21,8 +21,8 @@ afterEach(async () => {
 });
 
 /** Starts `qim chat` as `name`; resolves once it has printed its first line (the list). */
-async function chat(name: string): Promise<{ p: QimProcess; first: Record<string, unknown> }> {
-  const p = startQim(['chat', '--server', serverAddress, '--name', name, '--host', '127.0.0.1']);
+async function chat(name: string, extra: string[] = []): Promise<{ p: QimProcess; first: Record<string, unknown> }> {
+  const p = startQim(['chat', '--server', serverAddress, '--name', name, '--host', '127.0.0.1', ...extra]);
   const first = await p.waitForJson(() => true);
   return { p, first };
 }
@@ -46,7 +46,7 @@ describe('qim chat in line mode', () => {
     const zhang = await chat('张三');
     expect(zhang.first).toEqual({
       event: 'list',
-      users: [{ name: 'alice', endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/), protocol: 'classic' }],
+      users: [{ name: 'alice', endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/), protocol: 'qim', fingerprint: expect.stringMatching(/^([0-9a-f]{4} ){7}[0-9a-f]{4}$/) }],
     });
 
     const joined = await alice.p.waitForJson(isEvent('joined', { name: '张三' }));
@@ -54,7 +54,8 @@ describe('qim chat in line mode', () => {
       event: 'joined',
       name: '张三',
       endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
-      protocol: 'classic',
+      protocol: 'qim',
+      fingerprint: expect.any(String),
     });
     expect(server.users().map((u) => u.name).sort()).toEqual(['alice', '张三'].sort());
   });
@@ -73,7 +74,7 @@ describe('qim chat in line mode', () => {
 
     it('delivers a message with commas, Chinese and emoji whole, with the sender time', async () => {
       alice.send('/msg 张三 你好, 世界 😀');
-      expect(await alice.waitForJson(isEvent('sent'))).toEqual({ event: 'sent', to: '张三', text: '你好, 世界 😀' });
+      expect(await alice.waitForJson(isEvent('sent'))).toEqual({ event: 'sent', to: '张三', text: '你好, 世界 😀', id: 1 });
 
       const message = await zhang.waitForJson(isEvent('message'));
       expect(message).toEqual({
@@ -82,7 +83,9 @@ describe('qim chat in line mode', () => {
         text: '你好, 世界 😀',
         sentAt: expect.stringMatching(/^\d{2}:\d{2}:\d{2}$/),
         receivedAt: expect.any(String),
+        encrypted: true,
       });
+      expect(await alice.waitForJson(isEvent('delivery'))).toEqual({ event: 'delivery', to: '张三', id: 1, state: 'delivered' });
       expect(Number.isNaN(Date.parse(message.receivedAt as string))).toBe(false);
     });
 
@@ -159,10 +162,22 @@ describe('qim chat in line mode', () => {
     });
   });
 
+  it('chats between a qim user and a classic one (--protocol classic), marked unencrypted', async () => {
+    const alice = await online('alice');
+    const { p: old, first } = await chat('old', ['--protocol', 'classic']);
+    expect(first).toMatchObject({ event: 'list', users: [{ name: 'alice', protocol: 'classic' }] });
+    expect(await alice.waitForJson(isEvent('joined', { name: 'old' }))).toMatchObject({ protocol: 'classic' });
+    alice.send('/msg old hi, old friend');
+    expect(await old.waitForJson(isEvent('message'))).toMatchObject({ from: 'alice', text: 'hi, old friend', encrypted: false });
+    old.send('/msg alice hello back');
+    expect(await alice.waitForJson(isEvent('message'))).toMatchObject({ from: 'old', text: 'hello back', encrypted: false });
+  });
+
   it('prints ERR_LOGIN_REFUSED and exits 1 when the name is taken', async () => {
     await online('alice');
     const { p, first } = await chat('alice');
-    expect(first).toEqual({ event: 'error', code: 'ERR_LOGIN_REFUSED', message: expect.stringContaining('name taken') });
+    // Another profile means another key: the server refuses the name bound to the first one.
+    expect(first).toEqual({ event: 'error', code: 'ERR_LOGIN_REFUSED', message: expect.stringContaining('another key') });
     expect(await p.exited).toEqual({ code: 1, signal: null });
     expect(p.lines).toHaveLength(1);
     expect(p.stderr).not.toMatch(/\n\s+at /);
@@ -182,7 +197,7 @@ describe('qim chat in line mode', () => {
     expect(userNames(list).sort()).toEqual(['Li', 'Li Lei']);
 
     alice.send('/msg Li Lei hello');
-    expect(await alice.waitForJson(isEvent('sent'))).toEqual({ event: 'sent', to: 'Li Lei', text: 'hello' });
+    expect(await alice.waitForJson(isEvent('sent'))).toMatchObject({ event: 'sent', to: 'Li Lei', text: 'hello' });
     await liLei.waitForJson(isEvent('message', { from: 'alice', text: 'hello' }));
 
     // Li gets only what is meant for Li.

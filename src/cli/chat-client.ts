@@ -1,0 +1,47 @@
+/**
+ * What the terminal UI and the line mode need of a client; both `QimChatClient` (qim protocol)
+ * and `QimClient` (classic) provide it.
+ */
+import type { Endpoint } from '../protocol/endpoint.js';
+
+export interface UiContact {
+  readonly name: string;
+  readonly endpoint: Endpoint;
+  readonly protocol: 'classic' | 'qim';
+  readonly fingerprint?: string;
+}
+
+export interface UiMessage {
+  readonly from: string;
+  readonly text: string;
+  readonly sentAt: string;
+  readonly receivedAt: Date;
+  readonly encrypted?: boolean;
+}
+
+export interface UiDelivery {
+  readonly to: string;
+  readonly id: number;
+  readonly state: 'delivered' | 'failed' | 'sent';
+}
+
+export interface UiWarning {
+  readonly code: string;
+  readonly peer?: string;
+  readonly message: string;
+}
+
+export interface ChatClient {
+  readonly name: string;
+  readonly endpoint: Endpoint;
+  contacts(): UiContact[];
+  contact(name: string): UiContact | undefined;
+  /** Sends; returns the message id when delivery is tracked. */
+  send(to: string, text: string): number | void;
+  logout(): Promise<void>;
+  on(event: 'joined', fn: (c: UiContact) => void): unknown;
+  on(event: 'left', fn: (l: { name: string }) => void): unknown;
+  on(event: 'message', fn: (m: UiMessage) => void): unknown;
+  on(event: 'delivery', fn: (d: UiDelivery) => void): unknown;
+  on(event: 'warning', fn: (w: UiWarning) => void): unknown;
+}
