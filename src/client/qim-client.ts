@@ -117,11 +117,9 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     this.#link = link;
     udp.onDatagram((bytes, from) => this.#receive(bytes, from));
     link.on('joined', (c) => this.emit('joined', chatContact(c)));
-    link.on('left', ({ name }) => {
-      this.#sessions.get(name)?.close();
-      this.#sessions.delete(name);
-      this.emit('left', { name });
-    });
+    // A peer leaving the list keeps its session: the list may only be catching up after a server
+    // restart, and messages in flight still go straight to the peer or fail at their deadline.
+    link.on('left', ({ name }) => this.emit('left', { name }));
     link.on('warning', (w) => this.emit('warning', { code: w.code, message: w.message }));
     link.on('state', (s) => {
       if (s === 'online' || s === 'reconnecting' || s === 'closed') this.emit('state', s);

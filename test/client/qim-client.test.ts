@@ -62,6 +62,23 @@ describe('qim chat client', () => {
     expect(atAlice).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
   });
 
+  it('keeps a chat going across a server outage and loses nothing', async () => {
+    const alice = await qim('alice');
+    const bob = await qim('bob');
+    await until(() => alice.contact('bob') !== undefined, 'alice to see bob');
+    const got: string[] = [];
+    bob.on('message', (m) => got.push(m.text));
+    alice.send('bob', 'before');
+    await until(() => got.length === 1, 'the first message');
+    await server.stop();
+    for (let i = 0; i < 20; i++) alice.send('bob', `during ${i}`);
+    server = new QimServer({ host: '127.0.0.1', port });
+    await server.start();
+    alice.send('bob', 'after');
+    await until(() => got.length === 22, `every message (${got.length})`);
+    expect(got).toEqual(['before', ...Array.from({ length: 20 }, (_, i) => `during ${i}`), 'after']);
+  });
+
   it('lists classic users as classic and chats with them over classic, both ways', async () => {
     const old = await classic('old');
     const alice = await qim('alice');
