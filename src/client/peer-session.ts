@@ -17,6 +17,7 @@ import type { KeyPair } from '../crypto/keys.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { decodeFrame, encodeFrame, MAX_FRAGMENT_BYTES } from '../protocol/v2/frames.js';
 import { dataHeader, encodeV2, type V2Message } from '../protocol/v2/messages.js';
+import { QimError } from '../errors.js';
 import { ReliableReceiver, ReliableSender } from '../reliability/index.js';
 
 export type PeerSessionState = 'handshaking' | 'established' | 'failed';
@@ -161,6 +162,10 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     const max = this.deps.maxMessageBytes ?? 64 * 1024;
     if (bytes.length > max) throw new RangeError(`message of ${bytes.length} bytes exceeds ${max}`);
     if (this.#state === 'failed') throw new RangeError('session failed');
+    if (this.#state === 'handshaking' && this.#queued.length >= this.#sender.options.maxQueued) {
+      // The same back-pressure as after the handshake: the queue is bounded either way.
+      throw new QimError('ERR_QUEUE_FULL', `${this.#queued.length} messages already wait for the handshake`);
+    }
     const id = this.#nextId++;
     if (this.#state === 'handshaking') this.#queued.push({ id, bytes });
     else this.#sendPayloads(id, bytes);

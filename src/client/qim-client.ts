@@ -157,6 +157,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     try {
       return s.send(text);
     } catch (err) {
+      if (err instanceof QimError) throw err; // ERR_QUEUE_FULL: the caller should slow down
       throw new QimError('ERR_MESSAGE_TOO_LONG', err instanceof Error ? err.message : String(err));
     }
   }
