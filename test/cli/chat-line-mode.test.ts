@@ -173,6 +173,22 @@ describe('qim chat in line mode', () => {
     expect(await alice.waitForJson(isEvent('message'))).toMatchObject({ from: 'old', text: 'hello back', encrypted: false });
   });
 
+  it('drops a killed client (kill -9) from every list within the lease plus two heartbeats', async () => {
+    await server.stop();
+    const heartbeatMs = 200;
+    const leaseMs = 7 * heartbeatMs;
+    server = new QimServer({ host: '127.0.0.1', port: 0, limits: { heartbeatMs, leaseMs } });
+    await server.start();
+    serverAddress = `127.0.0.1:${server.endpoint.port}`;
+    const alice = await online('alice');
+    const bob = await online('bob');
+    await alice.waitForJson(isEvent('joined', { name: 'bob' }));
+    bob.kill('SIGKILL');
+    // The bound the issue sets; a generous second on top for process scheduling on a busy machine.
+    expect(await alice.waitForJson(isEvent('left', { name: 'bob' }), leaseMs + 2 * heartbeatMs + 1000)).toMatchObject({ event: 'left' });
+    expect(server.counters.expired).toBe(1);
+  });
+
   it('prints ERR_LOGIN_REFUSED and exits 1 when the name is taken', async () => {
     await online('alice');
     const { p, first } = await chat('alice');

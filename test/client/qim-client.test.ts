@@ -3,6 +3,8 @@ import { QimChatClient, type ChatMessage } from '../../src/client/qim-client.js'
 import { ed25519KeyPair } from '../../src/crypto/keys.js';
 import { QimClient, QimServer } from '../../src/index.js';
 import { nextEvent, until } from '../helpers/wait.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { encodeV2 } from '../../src/protocol/v2/messages.js';
 
 let server: QimServer;
 let port: number;
@@ -77,6 +79,38 @@ describe('qim chat client', () => {
     alice.send('bob', 'after');
     await until(() => got.length === 22, `every message (${got.length})`);
     expect(got).toEqual(['before', ...Array.from({ length: 20 }, (_, i) => `during ${i}`), 'after']);
+  });
+
+  it('ignores forged presence and forged peer data (checked after a sentinel)', async () => {
+    const alice = await qim('alice');
+    const bob = await qim('bob');
+    await until(() => alice.contact('bob') !== undefined, 'alice to see bob');
+    const got: string[] = [];
+    bob.on('message', (m) => got.push(m.text));
+    const mallory = await RawPeer.bind('127.0.0.1');
+    closers.push(() => mallory.close());
+    alice.send('bob', 'one');
+    await until(() => got.length === 1, 'the first message');
+    // A forged PRESENCE claiming mallory joined: not from the server, and without its MAC.
+    const forged = encodeV2({
+      type: 'presence',
+      fromVersion: 2,
+      toVersion: 3,
+      part: 0,
+      parts: 1,
+      entries: [{ op: 'upsert', name: 'mallory', protocol: 'qim', status: 'online', identity: Buffer.alloc(32, 7), endpoint: { address: '127.0.0.1', port: mallory.port } }],
+      mac: Buffer.alloc(16),
+    });
+    await mallory.send(forged, alice.endpoint.port);
+    // Forged DATA to every plausible session index, and garbage.
+    for (let i = 0; i < 20; i++) {
+      await mallory.send(encodeV2({ type: 'data', receiver: i, counter: i, ciphertext: Buffer.alloc(32, i) }), bob.endpoint.port);
+    }
+    // Sentinel: a real message after all of that arrives, and nothing else did.
+    alice.send('bob', 'two');
+    await until(() => got.length === 2, 'the sentinel');
+    expect(got).toEqual(['one', 'two']);
+    expect(alice.contact('mallory')).toBeUndefined();
   });
 
   it('lists classic users as classic and chats with them over classic, both ways', async () => {
