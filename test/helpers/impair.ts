@@ -17,6 +17,7 @@
  * proxies started without an explicit seed).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { mulberry32 } from './prng.js';
 
 export interface Endpoint {
   readonly address: string;
@@ -95,18 +96,6 @@ type Mutable = { -readonly [K in Key]?: Impairment[K] };
 const DEFAULTS: Resolved = { loss: 0, duplicate: 0, reorder: 0, delayMs: [0, 0], reorderDelayMs: [10, 40], corrupt: 0 };
 const RECV_BUFFER = 4 * 1024 * 1024;
 const DUP_DELAY_MS: readonly [number, number] = [1, 10];
-
-/** mulberry32: a tiny, fast, seedable 32-bit PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Mixes two 32-bit values into one well-spread 32-bit value (murmur3 finaliser). */
 function mix(a: number, b: number): number {
@@ -380,3 +369,5 @@ export class ImpairProxy {
     });
   }
 }
+
+export { mulberry32 };

@@ -11,23 +11,12 @@ import { DotNetStringReader, encodeList, parseList } from '../../src/protocol/cl
 import { parseEndpoint } from '../../src/protocol/endpoint.js';
 import { decodeV2, encodeV2 } from '../../src/protocol/v2/messages.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/v2/frames.js';
+import { mulberry32 } from '../helpers/prng.js';
 import { arbClassicDatagram, arbEndpoint, arbName, arbV2Message } from '../helpers/arbitraries.js';
 
 const RUNS = 100_000;
 const seed = Number(process.env.QIM_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`fuzz seed=${seed} (QIM_FUZZ_SEED=${seed} replays it)`);
-
-/** mulberry32: a small, fast, seeded PRNG. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(corpus: Buffer[], rand: () => number): Buffer {
   const pick = (): Buffer => corpus[Math.floor(rand() * corpus.length)] as Buffer;
@@ -61,7 +50,7 @@ function mutate(corpus: Buffer[], rand: () => number): Buffer {
 }
 
 function fuzz(corpus: Buffer[], parse: (b: Buffer) => unknown, salt: number): number {
-  const rand = prng(seed ^ salt);
+  const rand = mulberry32(seed ^ salt);
   let accepted = 0;
   for (let i = 0; i < RUNS; i++) {
     const input = mutate(corpus, rand);

@@ -8,18 +8,7 @@ import type { Ack } from '../../src/reliability/ack.js';
 import type { ReceiverOptions, SenderOptions } from '../../src/reliability/options.js';
 import { ReliableReceiver } from '../../src/reliability/receiver.js';
 import { ReliableSender } from '../../src/reliability/sender.js';
-
-/** A small, fast, seedable PRNG (mulberry32); returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../helpers/prng.js';
 
 /** How one direction of the network mistreats datagrams. */
 export interface LinkConditions {
@@ -255,3 +244,5 @@ export function simulate(config: SimulationConfig): SimulationResult {
   });
   return { ab: direction(a, b), ba: direction(b, a), endMs: now, steps, datagrams, arrivals };
 }
+
+export { mulberry32 };
