@@ -245,4 +245,3 @@ export function simulate(config: SimulationConfig): SimulationResult {
   return { ab: direction(a, b), ba: direction(b, a), endMs: now, steps, datagrams, arrivals };
 }
 
-export { mulberry32 };
