@@ -69,6 +69,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   #queued: { id: number; bytes: Buffer }[] = [];
   #nextId = 1;
   #endpoint: Endpoint;
+  /** Why the last RESP was rejected, reported if the handshake then times out. */
+  #lastError: HandshakeError | null = null;
 
   private constructor(
     private readonly deps: PeerSessionDeps,
@@ -95,7 +97,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     let tries = 0;
     const attempt = (): void => {
       if (s.#state !== 'handshaking') return;
-      if (tries++ >= (deps.handshakeAttempts ?? 10)) return s.#fail('timeout');
+      if (tries++ >= (deps.handshakeAttempts ?? 10)) return s.#fail(s.#lastError ?? 'timeout');
       deps.send(s.#initBytes as Buffer, s.#endpoint);
       s.#timer = setTimeout(attempt, deps.handshakeRetryMs ?? 500);
     };
@@ -144,7 +146,12 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   onResponse(m: Msg<'handshake-response'>): void {
     if (this.#state !== 'handshaking' || this.#initiator === null) return;
     const r = this.#initiator.finish(m);
-    if (!r.ok) return this.#fail(r.error);
+    // A bad RESP may be corruption or someone else's forgery: it must not end the handshake (that
+    // would let anyone who can send us a datagram cut us off). Keep trying; report it at the end.
+    if (!r.ok) {
+      this.#lastError = r.error;
+      return;
+    }
     this.#remoteIndex = m.sender;
     this.#channel = new SecureChannel(r.value.initiatorToResponder, r.value.responderToInitiator);
     if (this.#timer !== null) clearTimeout(this.#timer);

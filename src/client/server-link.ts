@@ -144,6 +144,9 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     if (this.#pending?.(m) === true) return;
     if (m.type === 'heartbeat-ack') this.#onAck(m, bytes);
     else if (m.type === 'presence') this.#onPresence(m, bytes);
+    // The server no longer knows our session (it restarted): log in again now. A forged one can
+    // only cause a login that succeeds.
+    else if (m.type === 'refused' && m.code === 6 && this.#state === 'online') void this.#reconnect();
   }
 
   /** Logs out and stops. */

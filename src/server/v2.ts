@@ -22,7 +22,7 @@ import type { CookieJar } from './cookie.js';
 import type { PresenceHub, PresenceRecipient } from './presence.js';
 
 /** REFUSED codes (docs/PROTOCOL.md). */
-export const RefuseCode = { BadName: 1, KeyMismatch: 2, NameTaken: 3, ServerFull: 4, Stale: 5 } as const;
+export const RefuseCode = { BadName: 1, KeyMismatch: 2, NameTaken: 3, ServerFull: 4, Stale: 5, UnknownSession: 6 } as const;
 
 /** One logged-in qim user's session. */
 interface Session {
@@ -188,6 +188,9 @@ export class V2Handler {
     const s = this.#sessions.get(m.session.toString('hex'));
     if (s === undefined) {
       ctx.drop('not-logged-in', from, bytes.length);
+      // After a restart the server knows no session: say so (in fewer bytes than the heartbeat, to
+      // the source only) so the client logs in again at once instead of waiting out its timeouts.
+      if (m.type === 'heartbeat') ctx.send(encodeV2({ type: 'refused', code: RefuseCode.UnknownSession, reason: '' }), from);
       return;
     }
     if (!timingSafeEqual(sessionMac(s.macKey, bytes), m.mac)) {

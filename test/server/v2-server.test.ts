@@ -189,6 +189,19 @@ describe('qim protocol server', () => {
     expect(server.directory.byName('alice')).toBeDefined();
   });
 
+  it('answers a heartbeat for an unknown session with a smaller refusal, so the client logs in again', async () => {
+    const p = await v2peer();
+    await p.login('alice');
+    await server.stop();
+    await start({ identity: server.options.identity });
+    (p as { serverPort: number }).serverPort = port;
+    const hb = p.sessionBytes('heartbeat');
+    await p.send(hb);
+    const refused = await p.next('refused');
+    expect(refused).toMatchObject({ code: 6 });
+    expect(server.counters.bytesOut).toBeLessThan(hb.length);
+  });
+
   it('drops malformed qim datagrams and keeps serving', async () => {
     const p = await v2peer();
     for (const bad of [Buffer.from([2]), Buffer.from([2, 0x7f]), Buffer.from([2, 1, 0]), encodeV2({ type: 'refused', code: 1, reason: 'x' })]) await p.send(bad);
