@@ -27,6 +27,7 @@ export type DropReason =
   | 'key-mismatch'
   | 'stale'
   | 'replayed'
+  | 'rate-limited'
   | 'tcp-garbage'
   | 'tcp-too-many'
   | 'tcp-idle';

@@ -29,6 +29,10 @@ export interface ServerLimits {
   readonly cookieRotateMs: number;
   /** Presence changes within this window go to qim users together, in as few datagrams as fit. */
   readonly presenceBatchMs: number;
+  /** HELLOs and LOGINs one source address may send per second, sustained. */
+  readonly handshakesPerSecond: number;
+  /** ... and at once. */
+  readonly handshakeBurst: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -44,6 +48,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   leaseMs: 35_000,
   cookieRotateMs: 120_000,
   presenceBatchMs: 20,
+  handshakesPerSecond: 10,
+  handshakeBurst: 40,
 });
 
 /** Options of {@link QimServer}. */

@@ -20,6 +20,7 @@ import type { AccountStore } from './accounts.js';
 import type { ServerContext } from './context.js';
 import type { CookieJar } from './cookie.js';
 import type { PresenceHub, PresenceRecipient } from './presence.js';
+import { RateLimiter } from './rate-limit.js';
 
 /** REFUSED codes (docs/PROTOCOL.md). */
 export const RefuseCode = { BadName: 1, KeyMismatch: 2, NameTaken: 3, ServerFull: 4, Stale: 5, UnknownSession: 6 } as const;
@@ -55,10 +56,13 @@ export class V2Handler {
   readonly #byName = new Map<string, Session>();
   /** Newest login time accepted per name, so a replayed LOGIN cannot displace a newer session. */
   readonly #lastLogin = new Map<string, number>();
+  /** HELLO and LOGIN per source address: the only messages anyone may send without a session. */
+  readonly #limiter: RateLimiter;
 
   constructor(ctx: ServerContext, deps: V2Deps) {
     this.#ctx = ctx;
     this.#deps = deps;
+    this.#limiter = new RateLimiter(ctx.limits.handshakesPerSecond, ctx.limits.handshakeBurst, ctx.limits.maxUsers, deps.now);
   }
 
   /** Online qim sessions. */
@@ -73,6 +77,10 @@ export class V2Handler {
       return;
     }
     const m = decoded.value;
+    if ((m.type === 'hello' || m.type === 'login') && !this.#limiter.take(from.address)) {
+      this.#ctx.drop('rate-limited', from, bytes.length);
+      return;
+    }
     switch (m.type) {
       case 'hello':
         // Stateless, and smaller than the HELLO: nothing to amplify, nothing to exhaust.

@@ -71,7 +71,8 @@ describe('qim protocol server', () => {
       bytesSent += bytes.length;
       await attacker.send(bytes);
     }
-    await until(() => server.counters.drops['bad-cookie'] === 50, 'the forged logins to be dropped');
+    // Dropped either for their cookie or, past the burst, by the per-source rate limit.
+    await until(() => (server.counters.drops['bad-cookie'] ?? 0) + (server.counters.drops['rate-limited'] ?? 0) === 50, 'the forged logins to be dropped');
     expect(server.counters.datagramsOut).toBe(0);
     expect(server.counters.bytesOut).toBeLessThanOrEqual(bytesSent);
     // Sentinel: the victim's own HELLO is the first thing it hears.
@@ -79,6 +80,16 @@ describe('qim protocol server', () => {
     closers.push(() => own.close());
     await own.cookie();
     expect(victim.received).toEqual([]);
+  });
+
+  it('limits HELLOs per source address, and other sources are still served', async () => {
+    const flood = await v2peer();
+    for (let i = 0; i < 200; i++) await flood.send(encodeV2({ type: 'hello', nonce: randomBytes(16) }));
+    await until(() => server.counters.datagramsIn === 200, 'the flood to arrive');
+    expect(server.counters.drops['rate-limited']).toBeGreaterThanOrEqual(200 - 40 - 10);
+    expect(server.counters.datagramsOut).toBeLessThanOrEqual(60);
+    const other = await v2peer({ address: '127.0.0.2' });
+    await other.login('alice');
   });
 
   it('refuses a cookie issued to another source', async () => {
