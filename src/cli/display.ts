@@ -20,8 +20,5 @@ export function safe(text: string): string {
   return text.replace(CONTROL, '\ufffd');
 }
 
-/** Local wall-clock time as HH:MM:SS. */
-export function clock(at: Date): string {
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`;
-}
+/** Local wall-clock time as HH:MM:SS (the same text classic puts in a talk). */
+export { classicTime as clock } from '../protocol/classic/datagram.js';

@@ -94,7 +94,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   }
 
   contact(name: string): ChatContact | undefined {
-    const c = this.#link?.contacts().find((x) => x.name === name);
+    const c = this.#link?.contact(name);
     return c === undefined ? undefined : chatContact(c);
   }
 
@@ -142,7 +142,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   send(to: string, text: string): number {
     const udp = this.#udp;
     if (udp === null || this.#link === null) throw new QimError('ERR_NOT_ONLINE', 'not logged in');
-    const c = this.#link.contacts().find((x) => x.name === to);
+    const c = this.#link.contact(to);
     if (c === undefined) throw new QimError('ERR_UNKNOWN_PEER', `${to} is not online`);
     if (c.protocol === 'classic') {
       const bytes = encodeClassic({ kind: 'talk', time: classicTime(this.#clock()), sender: this.options.name, text });
@@ -230,8 +230,8 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       if (!d.ok) return;
       const m = d.value;
       if (m.type === 'handshake-init') {
-        const c = this.#link?.contacts().find((x) => x.name === m.name && x.protocol === 'qim');
-        if (c === undefined) return;
+        const c = this.#link?.contact(m.name);
+        if (c === undefined || c.protocol !== 'qim') return;
         const existing = this.#sessions.get(c.name);
         // Our answer was lost and the peer asks again: the same answer, not a new session.
         if (existing?.answered(m.sender) === true) return existing.resendResponse();
@@ -255,7 +255,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     const d = decodeClassic(bytes);
     if (!d.ok || d.value.kind !== 'talk') return;
     const talk = d.value;
-    const c = this.#link?.contacts().find((x) => x.name === talk.sender);
+    const c = this.#link?.contact(talk.sender);
     // Classic talk only from a classic contact, and only from its listed address.
     if (c === undefined || c.protocol !== 'classic' || c.endpoint.address !== from.address) return;
     this.emit('message', { from: talk.sender, text: talk.text, sentAt: talk.time, receivedAt: this.#clock(), encrypted: false });

@@ -115,6 +115,11 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     return this.#version;
   }
 
+  /** One contact by name (O(1): the per-datagram checks use it). */
+  contact(name: string): QimContact | undefined {
+    return name === this.options.name ? undefined : this.#list.get(name);
+  }
+
   contacts(): QimContact[] {
     return [...this.#list.values()].filter((c) => c.name !== this.options.name);
   }

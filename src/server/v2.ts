@@ -16,6 +16,7 @@ import {
   welcomeSigned,
   type V2Message,
 } from '../protocol/v2/messages.js';
+import type { DropReason } from '../protocol/result.js';
 import type { AccountStore } from './accounts.js';
 import type { ServerContext } from './context.js';
 import type { CookieJar } from './cookie.js';
@@ -34,7 +35,6 @@ interface Session {
   endpoint: Endpoint;
   counter: number;
   expires: number;
-  readonly loginTime: number;
 }
 
 /** What the v2 handler needs beyond the shared context. */
@@ -65,11 +65,6 @@ export class V2Handler {
     this.#limiter = new RateLimiter(ctx.limits.handshakesPerSecond, ctx.limits.handshakeBurst, ctx.limits.maxUsers, deps.now);
   }
 
-  /** Online qim sessions. */
-  get sessions(): number {
-    return this.#sessions.size;
-  }
-
   handle(bytes: Buffer, from: Endpoint): void {
     const decoded = decodeV2(bytes);
     if (!decoded.ok) {
@@ -84,7 +79,7 @@ export class V2Handler {
     switch (m.type) {
       case 'hello':
         // Stateless, and smaller than the HELLO: nothing to amplify, nothing to exhaust.
-        this.#send(encodeV2({ type: 'cookie', nonce: m.nonce, cookie: this.#deps.cookies.issue(from, m.nonce) }), from);
+        this.#ctx.send(encodeV2({ type: 'cookie', nonce: m.nonce, cookie: this.#deps.cookies.issue(from, m.nonce) }), from);
         return;
       case 'login':
         this.#login(m, bytes, from);
@@ -162,7 +157,6 @@ export class V2Handler {
       endpoint: from,
       counter: 0,
       expires: this.#deps.now() + ctx.limits.leaseMs,
-      loginTime: m.time,
     };
     this.#sessions.set(session.id.toString('hex'), session);
     this.#byName.set(m.name, session);
@@ -188,7 +182,7 @@ export class V2Handler {
     };
     // The signature binds the answer to this very LOGIN: a WELCOME cannot be replayed to another.
     const signed = Buffer.concat([welcomeSigned(welcome), createHash('sha256').update(bytes).digest()]);
-    this.#send(encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) }), from);
+    this.#ctx.send(encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) }), from);
   }
 
   #session(m: Msg<'heartbeat'> | Msg<'logout'> | Msg<'list-request'>, bytes: Buffer, from: Endpoint): void {
@@ -226,7 +220,7 @@ export class V2Handler {
     const ack: Msg<'heartbeat-ack'> = { type: 'heartbeat-ack', session: s.id, counter: m.counter, listVersion, mac: Buffer.alloc(16) };
     const out = encodeV2(ack);
     sessionMac(s.macKey, out).copy(out, SESSION_MAC_OFFSET);
-    this.#send(out, from);
+    this.#ctx.send(out, from);
   }
 
   #end(s: Session, reason: 'logout' | 'expired'): void {
@@ -244,13 +238,9 @@ export class V2Handler {
     if (this.#byName.get(s.name) === s) this.#byName.delete(s.name);
   }
 
-  #refuse(name: string, to: Endpoint, code: number, message: string, reason: import('../protocol/result.js').DropReason): void {
+  #refuse(name: string, to: Endpoint, code: number, message: string, reason: DropReason): void {
     this.#ctx.counters.refused++;
     this.#ctx.emit('refused', { name, endpoint: to, reason, message });
-    this.#send(encodeV2({ type: 'refused', code, reason: message }), to);
-  }
-
-  #send(bytes: Buffer, to: Endpoint): void {
-    this.#ctx.send(bytes, to);
+    this.#ctx.send(encodeV2({ type: 'refused', code, reason: message }), to);
   }
 }
