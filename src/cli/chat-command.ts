@@ -5,7 +5,7 @@
 import { QimClient } from '../client/client.js';
 import { defaultProfilesRoot, Profile } from '../client/profile.js';
 import { QimChatClient } from '../client/qim-client.js';
-import type { ChatClient } from './chat-client.js';
+import type { ChatClient } from '../client/chat-client.js';
 import { QimError } from '../errors.js';
 import { errorEvent, runLineMode } from './line-mode.js';
 import { runTty } from './tty.js';

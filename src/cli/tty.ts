@@ -4,7 +4,7 @@
  * open; the prompt names the open conversation and the unread count of the others.
  */
 import { createInterface, type Interface } from 'node:readline';
-import type { ChatClient } from './chat-client.js';
+import type { ChatClient } from '../client/chat-client.js';
 import { Conversations, type ChatLine } from '../client/conversations.js';
 import { QimError } from '../errors.js';
 import { formatEndpoint } from '../protocol/endpoint.js';

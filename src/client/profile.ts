@@ -1,13 +1,14 @@
 /**
- * A user's profile on disk: their Ed25519 identity (made on first run, owner-only) and the server
- * keys they pinned on first use. One folder per user name under the profiles root.
+ * A user's profile on disk: their Ed25519 identity (made on first run, owner-only) and their
+ * store (`profile.db`: pinned server and peer keys, settings, history). One folder per user name under the profiles root.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { ed25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { QimError } from '../errors.js';
+import { ProfileStore } from './store.js';
 
 /** `$XDG_DATA_HOME/qim`, else `~/.local/share/qim`. */
 export function defaultProfilesRoot(): string {
@@ -18,6 +19,8 @@ export class Profile {
   private constructor(
     readonly dir: string,
     readonly identity: KeyPair,
+    /** Pinned keys, settings and history (`profile.db`), shared by every program on this profile. */
+    readonly store: ProfileStore,
   ) {}
 
   /** Opens the profile of `name`, creating its identity on first use. */
@@ -33,30 +36,37 @@ export class Profile {
     }
     const seed = Buffer.from(readFileSync(keyPath, 'utf8').trim(), 'hex');
     if (seed.length !== 32) throw new QimError('ERR_BAD_OPTION', `${keyPath} does not hold a 32-byte hex key`);
-    return new Profile(dir, ed25519KeyPair(seed));
+    const store = ProfileStore.open(join(dir, 'profile.db'));
+    importServerPins(dir, store);
+    return new Profile(dir, ed25519KeyPair(seed), store);
   }
 
   /** The server key pinned for `server` (`host:port`), if any. */
   serverKey(server: string): Buffer | undefined {
-    const pins = this.#pins();
-    const hex = pins[server];
-    return hex === undefined ? undefined : Buffer.from(hex, 'hex');
+    return this.store.serverKey(server);
   }
 
   /** Pins `key` for `server`. */
   pinServer(server: string, key: Buffer): void {
-    const pins = this.#pins();
-    pins[server] = key.toString('hex');
-    writeFileSync(join(this.dir, 'servers.json'), `${JSON.stringify(pins, null, 2)}\n`);
+    this.store.pinServer(server, key);
   }
 
-  #pins(): Record<string, string> {
-    const path = join(this.dir, 'servers.json');
-    if (!existsSync(path)) return {};
-    try {
-      return JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
-    } catch {
-      return {};
-    }
+  close(): void {
+    this.store.close();
   }
+}
+
+/** Profiles made before the store kept their server pins in `servers.json`: move them over once. */
+function importServerPins(dir: string, store: ProfileStore): void {
+  const path = join(dir, 'servers.json');
+  if (!existsSync(path)) return;
+  try {
+    const pins = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    for (const [server, hex] of Object.entries(pins)) {
+      if (typeof hex === 'string' && /^[0-9a-f]{64}$/.test(hex) && store.serverKey(server) === undefined) store.pinServer(server, Buffer.from(hex, 'hex'));
+    }
+  } catch {
+    // An unreadable pin file pins nothing; the next login pins afresh.
+  }
+  rmSync(path, { force: true });
 }
