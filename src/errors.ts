@@ -25,6 +25,7 @@ export type QimErrorCode =
   | 'ERR_LOGIN_TIMEOUT'
   | 'ERR_LIST_FETCH'
   | 'ERR_UNKNOWN_PEER'
+  | 'ERR_KEY_CHANGED'
   | 'ERR_NOT_ONLINE'
   | 'ERR_CLOSED'
   | 'ERR_QUEUE_FULL'

@@ -4,6 +4,7 @@
  */
 import { QimClient } from '../client/client.js';
 import { defaultProfilesRoot, Profile } from '../client/profile.js';
+import { HistoryRecorder } from '../client/history.js';
 import { QimChatClient } from '../client/qim-client.js';
 import type { ChatClient } from '../client/chat-client.js';
 import { QimError } from '../errors.js';
@@ -30,6 +31,7 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
   const serverText = `${opts.server.host}:${opts.server.port}`;
   let client: ChatClient & { login(): Promise<unknown> };
   let afterLogin = (): void => {};
+  let history: HistoryRecorder | undefined;
   if (opts.protocol === 'classic') {
     client = new QimClient({ server: opts.server, name: opts.name, ...endpointOpts }) as unknown as ChatClient & { login(): Promise<unknown> };
   } else {
@@ -41,7 +43,10 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
       return 1;
     }
     const serverKey = profile.serverKey(serverText);
-    const qim = new QimChatClient({ server: opts.server, name: opts.name, identity: profile.identity, ...endpointOpts, ...(serverKey ? { serverKey } : {}) });
+    const { store } = profile;
+    const peerPins = { get: (name: string) => store.peerKey(serverText, name), pin: (name: string, key: Buffer) => store.pinPeer(serverText, name, key) };
+    const qim = new QimChatClient({ server: opts.server, name: opts.name, identity: profile.identity, peerPins, ...endpointOpts, ...(serverKey ? { serverKey } : {}) });
+    history = new HistoryRecorder(qim, store, serverText);
     afterLogin = () => {
       if (serverKey === undefined && qim.serverKey !== null) profile.pinServer(serverText, qim.serverKey);
     };
@@ -70,8 +75,8 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
     return 1;
   }
   try {
-    if (interactive) await runTty(client, serverText);
-    else await runLineMode(client, process.stdin, process.stdout);
+    if (interactive) await runTty(client, serverText, history);
+    else await runLineMode(client, process.stdin, process.stdout, history);
   } catch (err) {
     process.stderr.write(`qim: ${err instanceof QimError ? err.message : String(err)}\n`);
     await client.logout();

@@ -2,6 +2,7 @@
  * The chat commands typed by a person or a script, parsed into a small union. Shared by the
  * terminal UI and the line mode so both understand exactly the same input.
  */
+import type { Status } from '../protocol/v2/messages.js';
 
 /** One parsed input line. */
 export type ChatCommand =
@@ -11,6 +12,9 @@ export type ChatCommand =
   | { readonly kind: 'who' }
   | { readonly kind: 'unread' }
   | { readonly kind: 'history'; readonly count: number }
+  | { readonly kind: 'status'; readonly status: Status }
+  | { readonly kind: 'trust'; readonly name: string }
+  | { readonly kind: 'typing'; readonly to: string; readonly on: boolean }
   | { readonly kind: 'help' }
   | { readonly kind: 'quit' }
   | { readonly kind: 'text'; readonly text: string }
@@ -55,6 +59,23 @@ export function parseCommand(line: string, knownNames: Iterable<string> = []): C
       if (!Number.isInteger(n) || n <= 0) return { kind: 'invalid', message: 'usage: /history [COUNT]' };
       return { kind: 'history', count: n };
     }
+    case '/status':
+    case '/s': {
+      const status = rest.trim().toLowerCase();
+      if (!isStatus(status)) return { kind: 'invalid', message: 'usage: /status online|away|busy|invisible' };
+      return { kind: 'status', status };
+    }
+    case '/trust': {
+      const split = splitName(rest, knownNames);
+      if (split === null) return { kind: 'invalid', message: 'usage: /trust NAME' };
+      return { kind: 'trust', name: rest.startsWith('"') ? split.name : rest.trimEnd() };
+    }
+    case '/typing': {
+      const split = splitName(rest, knownNames);
+      const on = split?.rest.trim().toLowerCase();
+      if (split === null || (on !== 'on' && on !== 'off')) return { kind: 'invalid', message: 'usage: /typing NAME on|off' };
+      return { kind: 'typing', to: split.name, on: on === 'on' };
+    }
     case '/help':
     case '/?':
       return { kind: 'help' };
@@ -82,6 +103,12 @@ function splitName(arg: string, knownNames: Iterable<string>): { name: string; r
   return space < 0 ? { name: arg, rest: '' } : { name: arg.slice(0, space), rest: arg.slice(space + 1) };
 }
 
+const STATUSES: readonly string[] = ['online', 'away', 'busy', 'invisible'];
+
+function isStatus(s: string): s is Status {
+  return STATUSES.includes(s);
+}
+
 /** The help text shown by `/help` in the terminal UI. */
 export const HELP_TEXT = [
   'Type a line to send it to the open conversation.',
@@ -91,6 +118,8 @@ export const HELP_TEXT = [
   '  /who        (/w)   who is online',
   '  /unread     (/u)   conversations with unread messages',
   '  /history [N] (/h)  the last N lines of the open conversation',
+  '  /status S   (/s)   set your status: online, away, busy or invisible (listed to nobody)',
+  '  /trust NAME        accept NAME\'s new key, after checking its fingerprint with them',
   '  /quit       (/q)   log out and leave',
   'Names with spaces: /open "Li Lei" or just /open Li Lei.',
 ].join('\n');

@@ -4,23 +4,33 @@
  * open; the prompt names the open conversation and the unread count of the others.
  */
 import { createInterface, type Interface } from 'node:readline';
-import type { ChatClient } from '../client/chat-client.js';
+import type { ChatClient, UiContact } from '../client/chat-client.js';
 import { Conversations, type ChatLine } from '../client/conversations.js';
+import type { HistoryRecorder } from '../client/history.js';
 import { QimError } from '../errors.js';
 import { formatEndpoint } from '../protocol/endpoint.js';
 import { HELP_TEXT, parseCommand } from './commands.js';
 import { bold, clock, cyan, dim, green, safe, yellow } from './display.js';
 
-/** Runs the terminal UI over a client that is already online; resolves after `/quit` or Ctrl-D. */
-export async function runTty(client: ChatClient, serverText: string): Promise<void> {
+/** How often, at most, to tell a peer we are still typing. */
+const TYPING_REFRESH_MS = 3000;
+
+/**
+ * Runs the terminal UI over a client that is already online; resolves after `/quit` or Ctrl-D.
+ * With a history recorder, messages are kept in the profile and `/open` shows earlier ones.
+ */
+export async function runTty(client: ChatClient, serverText: string, history?: HistoryRecorder): Promise<void> {
   const conversations = new Conversations();
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true, historySize: 200 });
+  /** Who is typing to us now. */
+  const typing = new Set<string>();
+  const prompt = (): void => refreshPrompt(rl, client, conversations, typing);
 
   /** Prints above the prompt without disturbing what the user is typing. */
   const say = (text: string): void => {
     process.stdout.write('\r\x1b[K');
     process.stdout.write(`${text}\n`);
-    refreshPrompt(rl, client, conversations);
+    prompt();
     rl.prompt(true);
   };
   const show = (line: ChatLine): string => {
@@ -29,13 +39,24 @@ export async function runTty(client: ChatClient, serverText: string): Promise<vo
   };
 
   client.on('joined', (c) => say(dim(`→ ${safe(c.name)} is online (${formatEndpoint(c.endpoint)})`)));
-  client.on('left', ({ name }) => say(dim(`← ${safe(name)} left`)));
+  client.on('left', ({ name }) => {
+    typing.delete(name);
+    say(dim(`← ${safe(name)} left`));
+  });
+  client.on('status', ({ name, status }) => say(dim(`· ${safe(name)} is ${status}`)));
+  client.on('typing', ({ from, typing: on }) => {
+    if (on) typing.add(from);
+    else typing.delete(from);
+    prompt();
+    rl.prompt(true);
+  });
   client.on('warning', (w) => say(yellow(`⚠ ${safe(w.message)}`)));
   client.on('delivery', (d) => {
     if (d.state === 'failed') say(yellow(`✗ a message to ${safe(d.to)} was not delivered`));
     else if (d.state === 'delivered' && conversations.open === d.to) say(dim(`  ✓ delivered to ${safe(d.to)}`));
   });
   client.on('message', (m) => {
+    typing.delete(m.from);
     const line: ChatLine = { direction: 'in', peer: m.from, text: m.text, at: m.receivedAt, sentAt: m.sentAt };
     conversations.add(line);
     if (conversations.open === m.from) {
@@ -47,9 +68,33 @@ export async function runTty(client: ChatClient, serverText: string): Promise<vo
     }
   });
 
+  // Tell the open conversation's peer we are typing: on the first key of a line, then at most every
+  // few seconds; and that we stopped when the line is sent or cleared.
+  let typingTo: string | null = null;
+  let typingSent = 0;
+  const stopTyping = (): void => {
+    if (typingTo !== null) client.typing?.(typingTo, false);
+    typingTo = null;
+  };
+  process.stdin.on('keypress', () => {
+    setImmediate(() => {
+      const open = conversations.open;
+      const composing = open !== null && rl.line !== '' && !rl.line.startsWith('/');
+      if (!composing) return stopTyping();
+      if (typingTo !== open) stopTyping();
+      if (typingTo !== open || Date.now() - typingSent > TYPING_REFRESH_MS) {
+        client.typing?.(open, true);
+        typingTo = open;
+        typingSent = Date.now();
+      }
+    });
+  });
+
   const sendTo = (to: string, text: string): void => {
     try {
-      client.send(to, text);
+      stopTyping();
+      if (history !== undefined) history.send(to, text);
+      else client.send(to, text);
       const line: ChatLine = { direction: 'out', peer: to, text, at: new Date() };
       conversations.add(line);
       say(conversations.open === to ? show(line) : `${dim(`to ${safe(to)}:`)} ${show(line)}`);
@@ -60,8 +105,19 @@ export async function runTty(client: ChatClient, serverText: string): Promise<vo
 
   say(`${bold('qim')} — ${safe(client.name)} at ${formatEndpoint(client.endpoint)}, server ${serverText}. /help for commands.`);
   say(whoText(client));
-  refreshPrompt(rl, client, conversations);
+  prompt();
   rl.prompt();
+
+  /** The last `n` lines with `peer`: from the profile's history when there is one. */
+  function recent(peer: string, n: number): readonly ChatLine[] {
+    if (history === undefined) return conversations.history(peer, n);
+    return history.history(peer, n).map((e) => ({
+      direction: e.direction,
+      peer: e.peer,
+      text: e.direction === 'out' && e.state === 'failed' ? `${e.text}  ✗ not delivered` : e.text,
+      at: new Date(e.at),
+    }));
+  }
 
   await new Promise<void>((resolve) => {
     rl.on('close', resolve);
@@ -86,9 +142,28 @@ export async function runTty(client: ChatClient, serverText: string): Promise<vo
           conversations.openWith(cmd.name);
           const online = client.contact(cmd.name) !== undefined;
           say(bold(`── ${safe(cmd.name)}${online ? '' : ' (not online)'} ──`));
-          for (const line of conversations.history(cmd.name, 20)) say(show(line));
+          for (const line of recent(cmd.name, 20)) say(show(line));
           break;
         }
+        case 'status':
+        case 'trust':
+          try {
+            if (cmd.kind === 'status') {
+              if (client.setStatus === undefined) throw new QimError('ERR_BAD_OPTION', 'the classic protocol has no statuses');
+              client.setStatus(cmd.status);
+              say(dim(`you are ${cmd.status}${cmd.status === 'invisible' ? ' (listed to nobody)' : ''}`));
+            } else {
+              if (client.trust === undefined) throw new QimError('ERR_BAD_OPTION', 'the classic protocol has no keys');
+              client.trust(cmd.name);
+              say(dim(`${safe(cmd.name)}'s key is now trusted: [${client.contact(cmd.name)?.fingerprint ?? ''}]`));
+            }
+          } catch (err) {
+            say(yellow(err instanceof Error ? err.message : String(err)));
+          }
+          break;
+        case 'typing':
+          client.typing?.(cmd.to, cmd.on);
+          break;
         case 'close':
           conversations.close();
           say(dim('conversation closed'));
@@ -104,7 +179,7 @@ export async function runTty(client: ChatClient, serverText: string): Promise<vo
         case 'history': {
           const open = conversations.open;
           if (open === null) say(yellow('No conversation is open.'));
-          else for (const line of conversations.history(open, cmd.count)) say(show(line));
+          else for (const line of recent(open, cmd.count)) say(show(line));
           break;
         }
         case 'help':
@@ -117,7 +192,7 @@ export async function runTty(client: ChatClient, serverText: string): Promise<vo
           rl.close();
           return;
       }
-      refreshPrompt(rl, client, conversations);
+      prompt();
       rl.prompt();
     });
   });
@@ -126,17 +201,25 @@ export async function runTty(client: ChatClient, serverText: string): Promise<vo
 }
 
 function whoText(client: ChatClient): string {
-  const names = client.contacts().map((c) => `${safe(c.name)}${c.protocol === 'classic' ? dim(' (classic, unencrypted)') : dim(` [${c.fingerprint ?? ''}]`)}`);
-  return names.length === 0 ? dim('Nobody else is online.') : `Online (${names.length}): ${names.join(', ')}`;
+  const names = client.contacts().map(contactText);
+  const me = client.status !== undefined && client.status !== 'online' ? dim(` You are ${client.status}.`) : '';
+  return (names.length === 0 ? dim('Nobody else is online.') : `Online (${names.length}): ${names.join(', ')}`) + me;
 }
 
-function refreshPrompt(rl: Interface, client: ChatClient, conversations: Conversations): void {
+function contactText(c: UiContact): string {
+  const status = c.status !== undefined && c.status !== 'online' ? ` (${c.status})` : '';
+  if (c.protocol === 'classic') return `${safe(c.name)}${dim(' (classic, unencrypted)')}`;
+  const key = c.keyChanged === true ? yellow(` [key changed: ${c.fingerprint ?? ''} · /trust]`) : dim(` [${c.fingerprint ?? ''}]`);
+  return `${safe(c.name)}${status}${key}`;
+}
+
+function refreshPrompt(rl: Interface, client: ChatClient, conversations: Conversations, typing: ReadonlySet<string>): void {
   const open = conversations.open;
   const others = conversations
     .summaries()
     .filter((s) => s.unread > 0 && s.peer !== open)
     .map((s) => `${safe(s.peer)} ${s.unread}`);
   const unread = others.length > 0 ? yellow(` [${others.join(', ')}]`) : '';
-  const target = open === null ? dim('(no chat open)') : cyan(safe(open));
+  const target = open === null ? dim('(no chat open)') : cyan(safe(open)) + (typing.has(open) ? dim(' (typing…)') : '');
   rl.setPrompt(`${safe(client.name)} → ${target}${unread} > `);
 }

@@ -3,12 +3,19 @@
  * and `QimClient` (classic) provide it.
  */
 import type { Endpoint } from '../protocol/endpoint.js';
+import type { Status } from '../protocol/v2/messages.js';
+
+export type { Status };
 
 export interface UiContact {
   readonly name: string;
   readonly endpoint: Endpoint;
   readonly protocol: 'classic' | 'qim';
   readonly fingerprint?: string;
+  /** Absent for classic, which knows no statuses. */
+  readonly status?: Status;
+  /** The key differs from the one pinned for this name (messages are held back until trusted). */
+  readonly keyChanged?: boolean;
 }
 
 export interface UiMessage {
@@ -44,4 +51,11 @@ export interface ChatClient {
   on(event: 'message', fn: (m: UiMessage) => void): unknown;
   on(event: 'delivery', fn: (d: UiDelivery) => void): unknown;
   on(event: 'warning', fn: (w: UiWarning) => void): unknown;
+  // What only the qim protocol offers: statuses, typing indicators, pinned peer keys.
+  readonly status?: Status;
+  setStatus?(status: Status): void;
+  typing?(to: string, on: boolean): void;
+  trust?(name: string): void;
+  on(event: 'status', fn: (s: { name: string; status: Status }) => void): unknown;
+  on(event: 'typing', fn: (t: { from: string; typing: boolean }) => void): unknown;
 }

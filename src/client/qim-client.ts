@@ -9,7 +9,7 @@ import { fingerprint, type KeyPair } from '../crypto/keys.js';
 import { classicTime, decodeClassic, encodeClassic, looksClassic } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
-import { decodeV2, looksV2 } from '../protocol/v2/messages.js';
+import { decodeV2, looksV2, type Status } from '../protocol/v2/messages.js';
 import { localAddressToward, resolveHost, UdpTransport } from '../transport/udp.js';
 import { PeerSession } from './peer-session.js';
 import { ServerLink, type QimContact } from './server-link.js';
@@ -21,6 +21,16 @@ export interface ChatContact {
   readonly protocol: 'classic' | 'qim';
   /** The identity key's fingerprint (qim users); classic users have none and are unencrypted. */
   readonly fingerprint?: string;
+  /** Classic users are always `online`. */
+  readonly status: Status;
+  /** The key differs from the one pinned for this name: nothing is sent until {@link QimChatClient.trust}. */
+  readonly keyChanged?: boolean;
+}
+
+/** Where a client keeps the peer keys it pinned on first use (the profile store, per server). */
+export interface PeerPins {
+  get(name: string): Buffer | undefined;
+  pin(name: string, key: Buffer): void;
 }
 
 export interface ChatMessage {
@@ -36,11 +46,12 @@ export interface QimChatEvents {
   list: [ChatContact[]];
   joined: [ChatContact];
   left: [{ name: string }];
+  status: [{ name: string; status: Status }];
   message: [ChatMessage];
   /** Delivery of a message sent with `send`: `sent` for classic (no acknowledgement exists). */
   delivery: [{ to: string; id: number; state: 'delivered' | 'failed' | 'sent' }];
   typing: [{ from: string; typing: boolean }];
-  warning: [{ code: 'key-mismatch' | 'server-key-changed' | 'unencrypted' | 'handshake-failed'; peer?: string; message: string }];
+  warning: [{ code: 'key-mismatch' | 'server-key-changed' | 'peer-key-changed' | 'unencrypted' | 'handshake-failed'; peer?: string; message: string }];
 }
 
 export interface QimChatOptions {
@@ -51,6 +62,10 @@ export interface QimChatOptions {
   readonly port?: number;
   /** The server key pinned from an earlier run. */
   readonly serverKey?: Buffer;
+  /** Peer keys pinned on first sight; without it, keys are checked against the server's list only. */
+  readonly peerPins?: PeerPins;
+  /** The status to log in with (default online). */
+  readonly status?: Status;
   readonly clock?: () => Date;
 }
 
@@ -64,6 +79,8 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   readonly #sessions = new Map<string, PeerSession>();
   readonly #byIndex = new Map<number, PeerSession>();
   readonly #clock: () => Date;
+  /** Names whose listed key differs from their pin, with the key we warned about. */
+  readonly #changed = new Map<string, Buffer>();
 
   constructor(readonly options: QimChatOptions) {
     super();
@@ -90,12 +107,34 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   }
 
   contacts(): ChatContact[] {
-    return (this.#link?.contacts() ?? []).map(chatContact);
+    return (this.#link?.contacts() ?? []).map((c) => this.#chatContact(c));
   }
 
   contact(name: string): ChatContact | undefined {
     const c = this.#link?.contact(name);
-    return c === undefined ? undefined : chatContact(c);
+    return c === undefined ? undefined : this.#chatContact(c);
+  }
+
+  /** Our own status. */
+  get status(): Status {
+    return this.#link?.status ?? this.options.status ?? 'online';
+  }
+
+  /** Sets our status: `away`, `busy`, `invisible` (listed to nobody) or `online`. */
+  setStatus(status: Status): void {
+    if (this.#link === null) throw new QimError('ERR_NOT_ONLINE', 'not logged in');
+    this.#link.setStatus(status);
+  }
+
+  /**
+   * Accepts the key `name` now presents (after checking its fingerprint with them): pins it, and
+   * lets messages flow again.
+   */
+  trust(name: string): void {
+    const c = this.#link?.contact(name);
+    if (c === undefined || c.protocol !== 'qim') throw new QimError('ERR_UNKNOWN_PEER', `${name} is not online`);
+    this.options.peerPins?.pin(name, c.identity);
+    this.#changed.delete(name);
   }
 
   async login(): Promise<ChatContact[]> {
@@ -112,11 +151,16 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       server: this.#server,
       name: this.options.name,
       identity: this.options.identity,
+      ...(this.options.status !== undefined ? { status: this.options.status } : {}),
       ...(this.options.serverKey !== undefined ? { serverKey: this.options.serverKey } : {}),
     });
     this.#link = link;
     udp.onDatagram((bytes, from) => this.#receive(bytes, from));
-    link.on('joined', (c) => this.emit('joined', chatContact(c)));
+    link.on('joined', (c) => {
+      this.#checkPin(c);
+      this.emit('joined', this.#chatContact(c));
+    });
+    link.on('status', (s) => this.emit('status', s));
     // A peer leaving the list keeps its session: the list may only be catching up after a server
     // restart, and messages in flight still go straight to the peer or fail at their deadline.
     link.on('left', ({ name }) => this.emit('left', { name }));
@@ -132,7 +176,11 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       await this.close();
       throw err;
     }
-    link.on('list', (list) => this.emit('list', list.map(chatContact)));
+    link.on('list', (list) => {
+      for (const c of list) this.#checkPin(c);
+      this.emit('list', list.map((c) => this.#chatContact(c)));
+    });
+    for (const c of link.contacts()) this.#checkPin(c);
     const list = this.contacts();
     this.emit('list', list);
     return list;
@@ -151,6 +199,9 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       const id = 0;
       queueMicrotask(() => this.emit('delivery', { to, id, state: 'sent' }));
       return id;
+    }
+    if (!this.#checkPin(c)) {
+      throw new QimError('ERR_KEY_CHANGED', `${to}'s key changed: check their fingerprint (${fingerprint(c.identity)}) with them, then trust it`);
     }
     let s = this.#sessions.get(to);
     if (s === undefined || s.state === 'failed') s = this.#open(c, PeerSession.initiate(this.#deps(c), c.endpoint));
@@ -231,7 +282,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       const m = d.value;
       if (m.type === 'handshake-init') {
         const c = this.#link?.contact(m.name);
-        if (c === undefined || c.protocol !== 'qim') return;
+        if (c === undefined || c.protocol !== 'qim' || !this.#checkPin(c)) return;
         const existing = this.#sessions.get(c.name);
         // Our answer was lost and the peer asks again: the same answer, not a new session.
         if (existing?.answered(m.sender) === true) return existing.resendResponse();
@@ -260,10 +311,37 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     if (c === undefined || c.protocol !== 'classic' || c.endpoint.address !== from.address) return;
     this.emit('message', { from: talk.sender, text: talk.text, sentAt: talk.time, receivedAt: this.#clock(), encrypted: false });
   }
-}
 
-function chatContact(c: QimContact): ChatContact {
-  return c.protocol === 'qim'
-    ? { name: c.name, endpoint: c.endpoint, protocol: 'qim', fingerprint: fingerprint(c.identity) }
-    : { name: c.name, endpoint: c.endpoint, protocol: 'classic' };
+  /**
+   * Checks a listed qim user's key against its pin: pins it on first sight; on a difference, warns
+   * once per new key and answers false (no session, no message) until the user trusts it.
+   */
+  #checkPin(c: QimContact): boolean {
+    const pins = this.options.peerPins;
+    if (pins === undefined || c.protocol !== 'qim') return true;
+    const pinned = pins.get(c.name);
+    if (pinned === undefined) {
+      pins.pin(c.name, c.identity);
+      return true;
+    }
+    if (pinned.equals(c.identity)) {
+      this.#changed.delete(c.name);
+      return true;
+    }
+    if (this.#changed.get(c.name)?.equals(c.identity) !== true) {
+      this.#changed.set(c.name, c.identity);
+      this.emit('warning', {
+        code: 'peer-key-changed',
+        peer: c.name,
+        message: `${c.name}'s key changed from ${fingerprint(pinned)} to ${fingerprint(c.identity)}: a new device, or someone else using the name. Check with them before trusting it.`,
+      });
+    }
+    return false;
+  }
+
+  #chatContact(c: QimContact): ChatContact {
+    if (c.protocol !== 'qim') return { name: c.name, endpoint: c.endpoint, protocol: 'classic', status: c.status };
+    const contact: ChatContact = { name: c.name, endpoint: c.endpoint, protocol: 'qim', fingerprint: fingerprint(c.identity), status: c.status };
+    return this.#changed.has(c.name) ? { ...contact, keyChanged: true } : contact;
+  }
 }

@@ -12,7 +12,9 @@ import { EventEmitter } from 'node:events';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { QimError } from '../errors.js';
 import { sign, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
-import type { Endpoint } from '../protocol/endpoint.js';
+import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
+import { frameDatagrams, splitFrames } from '../protocol/v2/stream.js';
+import { dialTcp } from '../transport/tcp.js';
 import {
   decodeV2,
   encodeV2,
@@ -44,6 +46,8 @@ export interface LinkEvents {
   list: [QimContact[]];
   joined: [QimContact];
   left: [{ name: string }];
+  /** A listed user changed status (away, busy, back online). */
+  status: [{ name: string; status: Status }];
   /** The server's key differs from the one pinned: refuse to trust it. */
   warning: [{ code: 'server-key-changed'; message: string }];
 }
@@ -62,7 +66,12 @@ export interface LinkOptions {
   readonly missedHeartbeats?: number;
   /** Reconnect policy: the delay before attempt `n` (1-based), or null to give up. */
   readonly retryDelay?: (attempt: number) => number | null;
+  /** How long a resync over TCP may take before falling back to UDP. */
+  readonly resyncMs?: number;
 }
+
+/** A resync answer larger than this is refused (about 100,000 users). */
+const MAX_RESYNC_BYTES = 16 << 20;
 
 type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
 
@@ -87,6 +96,12 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   readonly #parts = new Map<string, Msg<'presence'>[]>();
   #timer: NodeJS.Timeout | null = null;
   #pending: ((m: V2Message) => boolean) | null = null;
+  #status: Status;
+  /** The counter of a STATUS the server has not confirmed yet (0: none). */
+  #statusCounter = 0;
+  #resyncing = false;
+  /** Resyncs done over TCP, and those that fell back to UDP (for tests and diagnostics). */
+  readonly resyncs = { tcp: 0, udp: 0 };
 
   constructor(
     private readonly udp: UdpTransport,
@@ -94,6 +109,21 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   ) {
     super();
     this.#serverKey = options.serverKey ?? null;
+    this.#status = options.status ?? 'online';
+  }
+
+  /** Our own status, as we last set it. */
+  get status(): Status {
+    return this.#status;
+  }
+
+  /**
+   * Changes our status: sent at once when online (and again with each heartbeat until the server
+   * confirms it), and carried by every later LOGIN.
+   */
+  setStatus(status: Status): void {
+    this.#status = status;
+    if (this.#state === 'online') this.#sendStatus();
   }
 
   get state(): LinkState {
@@ -199,7 +229,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       identity: this.options.identity.publicKey,
       ephemeral: ephemeral.publicKey,
       time: Date.now(),
-      status: this.options.status ?? 'online',
+      status: this.#status,
       name: this.options.name,
       endpoint: local,
       signature: Buffer.alloc(64),
@@ -219,6 +249,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     this.#session = answer.session;
     this.#macKey = controlKey(shared, loginBytes);
     this.#counter = 0;
+    this.#statusCounter = 0;
     this.#observed = answer.observed;
     this.#heartbeatMs = answer.heartbeatMs;
     this.#lastAck = Date.now();
@@ -243,7 +274,84 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       return;
     }
     this.udp.send(this.#sessionBytes('heartbeat'), this.options.server);
+    if (this.#statusCounter !== 0) this.#sendStatus();
     this.#schedule();
+  }
+
+  #sendStatus(): void {
+    if (this.#session === null || this.#macKey === null) return;
+    const out = encodeV2({ type: 'status', session: this.#session, counter: ++this.#counter, status: this.#status, mac: Buffer.alloc(16) });
+    trailingMac(this.#macKey, out).copy(out, out.length - 16);
+    this.#statusCounter = this.#counter;
+    this.udp.send(out, this.options.server);
+  }
+
+  /**
+   * Fetches the whole list over TCP (a gap was seen): reliable and unbounded by datagram loss,
+   * however long the list. Falls back to a LIST-REQUEST over UDP if TCP fails. Single-flight.
+   */
+  #resync(): void {
+    if (this.#resyncing || this.#state !== 'online') return;
+    this.#resyncing = true;
+    void this.#fetchOverTcp()
+      .then((ok) => {
+        if (ok) this.resyncs.tcp++;
+        else if (this.#state === 'online') {
+          this.resyncs.udp++;
+          this.udp.send(this.#sessionBytes('list-request'), this.options.server);
+        }
+      })
+      .finally(() => {
+        this.#resyncing = false;
+      });
+  }
+
+  async #fetchOverTcp(): Promise<boolean> {
+    const macKey = this.#macKey;
+    if (macKey === null) return false;
+    const request = frameDatagrams([this.#sessionBytes('list-request')]);
+    const { address, port } = this.options.server;
+    const wait = this.options.resyncMs ?? 5000;
+    let conn;
+    try {
+      conn = await dialTcp(address, port, wait);
+    } catch {
+      return false;
+    }
+    const stream = await new Promise<Buffer | null>((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const timer = setTimeout(() => {
+        conn.destroy();
+        resolve(null);
+      }, wait);
+      conn.onData((chunk) => {
+        size += chunk.length;
+        if (size > MAX_RESYNC_BYTES) conn.destroy();
+        else chunks.push(chunk);
+      });
+      conn.onClose(() => {
+        clearTimeout(timer);
+        resolve(size > 0 && size <= MAX_RESYNC_BYTES ? Buffer.concat(chunks) : null);
+      });
+      conn.write(request);
+    });
+    // The session may have changed while we waited: only its own key's answer counts.
+    if (stream === null || this.#macKey !== macKey) return false;
+    const frames = splitFrames(stream);
+    if (frames === null || frames.length === 0) return false;
+    const parts: Msg<'presence'>[] = [];
+    for (const bytes of frames) {
+      const d = decodeV2(bytes);
+      if (!d.ok || d.value.type !== 'presence' || d.value.fromVersion !== 0) return false;
+      if (!timingSafeEqual(trailingMac(macKey, bytes), d.value.mac)) return false;
+      parts.push(d.value);
+    }
+    const first = parts[0] as Msg<'presence'>;
+    const complete = parts.length === first.parts && parts.every((p, i) => p.part === i && p.toVersion === first.toVersion);
+    if (!complete) return false;
+    this.#replace(parts.flatMap((p) => p.entries), first.toVersion);
+    return true;
   }
 
   /** Single-flight: one reconnect loop at a time, driven by the retry policy. */
@@ -273,10 +381,9 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     if (this.#macKey === null || this.#session === null || !m.session.equals(this.#session)) return;
     if (!timingSafeEqual(sessionMac(this.#macKey, bytes), m.mac)) return;
     this.#lastAck = Date.now();
+    if (m.counter === this.#statusCounter) this.#statusCounter = 0;
     // The server is ahead and no batch is on its way: a delta was lost. Fetch the whole list.
-    if (m.listVersion > this.#version && this.#parts.size === 0) {
-      this.udp.send(this.#sessionBytes('list-request'), this.options.server);
-    }
+    if (m.listVersion > this.#version && this.#parts.size === 0) this.#resync();
   }
 
   #onPresence(m: Msg<'presence'>, bytes: Buffer): void {
@@ -294,7 +401,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       for (const e of entries) this.#apply(e);
       this.#version = m.toVersion;
     } else if (m.fromVersion > this.#version && this.#version >= 0) {
-      this.udp.send(this.#sessionBytes('list-request'), this.options.server);
+      this.#resync();
     }
   }
 
@@ -303,8 +410,16 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     const next = new Map<string, QimContact>();
     for (const e of entries) if (e.op === 'upsert') next.set(e.name, contactOf(e));
     const first = this.#version < 0 && this.#list.size === 0;
-    for (const name of this.#list.keys()) if (!next.has(name) && name !== this.options.name) this.emit('left', { name });
-    for (const [name, c] of next) if (!first && !this.#list.has(name) && name !== this.options.name) this.emit('joined', c);
+    const self = this.options.name;
+    for (const name of this.#list.keys()) if (!next.has(name) && name !== self) this.emit('left', { name });
+    if (!first) {
+      for (const [name, c] of next) {
+        if (name === self) continue;
+        const old = this.#list.get(name);
+        if (old === undefined || !sameContact(old, c)) this.emit('joined', c);
+        else if (old.status !== c.status) this.emit('status', { name, status: c.status });
+      }
+    }
     this.#list.clear();
     for (const [name, c] of next) this.#list.set(name, c);
     this.#version = version;
@@ -317,8 +432,11 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       return;
     }
     const c = contactOf(e);
+    const old = this.#list.get(e.name);
     this.#list.set(e.name, c);
-    if (e.name !== this.options.name) this.emit('joined', c);
+    if (e.name === this.options.name) return;
+    if (old === undefined || !sameContact(old, c)) this.emit('joined', c);
+    else if (old.status !== c.status) this.emit('status', { name: e.name, status: c.status });
   }
 
   #sessionBytes(type: 'heartbeat' | 'logout' | 'list-request'): Buffer {
@@ -332,6 +450,11 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     this.#state = state;
     this.emit('state', state);
   }
+}
+
+/** Same person at the same place with the same key (a status change is not a new join). */
+function sameContact(a: QimContact, b: QimContact): boolean {
+  return a.protocol === b.protocol && a.identity.equals(b.identity) && sameEndpoint(a.endpoint, b.endpoint);
 }
 
 function contactOf(e: Extract<PresenceEntry, { op: 'upsert' }>): QimContact {

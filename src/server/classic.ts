@@ -81,7 +81,7 @@ export class ClassicHandler {
       ctx.emit('logout', { name: previous.name, endpoint, reason: 'replaced' });
       ctx.announce('logout', previous.name, endpoint);
     }
-    ctx.directory.add({ name, endpoint, protocol: 'classic', since: Date.now() });
+    ctx.directory.add({ name, endpoint, protocol: 'classic', since: Date.now(), status: 'online' });
     ctx.counters.logins++;
     ctx.emit('login', { name, endpoint, protocol: 'classic' });
     this.#accept(endpoint);

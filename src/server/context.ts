@@ -23,7 +23,7 @@ export interface ServerContext {
   /** Counts and reports one dropped input (a datagram, or bytes on a TCP connection). */
   drop(reason: DropReason, from: Endpoint, bytes: number, transport?: 'udp' | 'tcp'): void;
   /** Tells everyone else that `name` joined or left (classic datagrams, qim deltas). */
-  announce(kind: 'login' | 'logout', name: string, endpoint: Endpoint): void;
+  announce(kind: 'login' | 'logout' | 'status', name: string, endpoint: Endpoint): void;
   /** Allows one classic list fetch over TCP from `address` (granted with each `Accept`). */
   expectListFetch(address: string): void;
   emit<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;

@@ -1,5 +1,6 @@
 import { endpointKey, type Endpoint } from '../protocol/endpoint.js';
 import { encodeList } from '../protocol/classic/list.js';
+import type { Status } from '../protocol/v2/messages.js';
 
 /** Which protocol a user speaks. */
 export type UserProtocol = 'classic' | 'qim';
@@ -14,6 +15,8 @@ export interface OnlineUser {
   readonly since: number;
   /** The Ed25519 identity key (qim users only). */
   readonly identity?: Buffer;
+  /** Classic users are always `online`; an `invisible` user is listed to nobody. */
+  readonly status: Status;
 }
 
 /**
@@ -58,14 +61,27 @@ export class Directory {
     return true;
   }
 
+  /** Changes a user's status; returns the one before, or undefined when `name` is not online. */
+  setStatus(name: string, status: Status): Status | undefined {
+    const user = this.#byName.get(name);
+    if (user === undefined) return undefined;
+    if (user.status !== status) this.add({ ...user, status });
+    return user.status;
+  }
+
   /** Every online user, in login order. */
   users(): IterableIterator<OnlineUser> {
     return this.#byName.values();
   }
 
-  /** The whole list as classic TCP bytes (cached until the next change). */
+  /** Every user others may see (not invisible), in login order. */
+  *visible(): IterableIterator<OnlineUser> {
+    for (const u of this.#byName.values()) if (u.status !== 'invisible') yield u;
+  }
+
+  /** The visible list as classic TCP bytes (cached until the next change). */
   classicList(): Buffer {
-    this.#classicList ??= encodeList(this.#byName.values());
+    this.#classicList ??= encodeList(this.visible());
     return this.#classicList;
   }
 }

@@ -2,6 +2,7 @@ import type { Endpoint } from '../protocol/endpoint.js';
 import type { DropReason } from '../protocol/result.js';
 import type { ServerCounters } from './counters.js';
 import type { UserProtocol } from './directory.js';
+import type { Status } from '../protocol/v2/messages.js';
 
 /**
  * Everything the server reports, as typed events: what the seed's server window showed (started,
@@ -15,6 +16,8 @@ export interface ServerEvents {
    * `expired`: a qim user's lease ran out without a heartbeat.
    */
   logout: [{ name: string; endpoint: Endpoint; reason: 'logout' | 'replaced' | 'expired' }];
+  /** A qim user changed status (`invisible` included: the server log and dashboard see it). */
+  status: [{ name: string; status: Status; before: Status }];
   refused: [{ name: string; endpoint: Endpoint; reason: DropReason; message: string }];
   'list-sent': [{ to: Endpoint; users: number; bytes: number }];
   broadcast: [{ kind: 'login' | 'logout'; name: string; recipients: number }];

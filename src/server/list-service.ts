@@ -1,13 +1,17 @@
 /**
  * The TCP list service. A classic client connects right after its `Accept` and reads the whole
  * online list; it sends nothing. So a connection from an address that was just sent an `Accept`
- * gets the list at once; any other connection must speak first, and bytes we do not understand
- * are dropped as `tcp-garbage` (the qim protocol will speak here too: docs/PROTOCOL.md).
+ * gets the list at once. Any other connection must speak first: a qim client sends one framed
+ * LIST-REQUEST (a two-byte length, then the datagram) and reads the snapshot back in the same
+ * framing (docs/PROTOCOL.md, "Resync over TCP"); bytes we do not understand are dropped as
+ * `tcp-garbage`.
  *
  * Serving only addresses that just logged in keeps the list (who is online, and where) away from
  * strangers, which the seed did not.
  */
 import type { Endpoint } from '../protocol/endpoint.js';
+import { MAX_DATAGRAM, looksV2 } from '../protocol/v2/messages.js';
+import { firstFrameBytes, frameDatagrams } from '../protocol/v2/stream.js';
 import type { TcpConnection } from '../transport/tcp.js';
 import type { ServerContext } from './context.js';
 
@@ -19,14 +23,19 @@ interface Pending {
   expires: number;
 }
 
-/** Grants and serves classic list fetches. */
+/** Answers a framed qim request: the datagrams to send back, or null to hang up. */
+export type QimTcpHandler = (request: Buffer, from: Endpoint) => Buffer[] | null;
+
+/** Grants and serves list fetches over TCP: classic ones by address, qim ones by request. */
 export class ListService {
   readonly #ctx: ServerContext;
   readonly #pending = new Map<string, Pending>();
   readonly #sweep: NodeJS.Timeout;
+  readonly #qim: QimTcpHandler;
 
-  constructor(ctx: ServerContext) {
+  constructor(ctx: ServerContext, qim: QimTcpHandler) {
     this.#ctx = ctx;
+    this.#qim = qim;
     this.#sweep = setInterval(() => this.#expire(Date.now()), ctx.limits.listFetchWindowMs);
     this.#sweep.unref();
   }
@@ -55,9 +64,31 @@ export class ListService {
       ctx.emit('list-sent', { to: conn.remote, users: ctx.directory.size, bytes: list.length });
       return;
     }
+    // A qim request: one frame. Anything else, or more than one frame's worth, is garbage.
+    let buffered = Buffer.alloc(0);
+    let done = false;
     conn.onData((chunk) => {
-      this.#garbage(conn.remote, chunk.length);
-      conn.destroy();
+      if (done) return this.#garbage(conn.remote, chunk.length);
+      buffered = Buffer.concat([buffered, chunk]);
+      const total = firstFrameBytes(buffered);
+      const tooLong = (buffered[0] ?? 0) > MAX_DATAGRAM >> 8; // decidable from the first byte
+      const bad = tooLong || (total !== null && (total === 2 || total > 2 + MAX_DATAGRAM || buffered.length > total || (buffered.length > 2 && !looksV2(buffered.subarray(2)))));
+      if (bad) {
+        done = true;
+        this.#garbage(conn.remote, buffered.length);
+        conn.destroy();
+        return;
+      }
+      if (total === null || buffered.length < total) return;
+      done = true;
+      const answer = this.#qim(buffered.subarray(2), conn.remote);
+      if (answer === null) {
+        conn.destroy();
+        return;
+      }
+      conn.endWith(frameDatagrams(answer));
+      ctx.counters.listsSent++;
+      ctx.emit('list-sent', { to: conn.remote, users: ctx.directory.size, bytes: answer.reduce((n, d) => n + d.length, 0) });
     });
   }
 

@@ -35,7 +35,7 @@ export function entryFor(user: OnlineUser): PresenceEntry {
     op: 'upsert',
     name: user.name,
     protocol: user.protocol,
-    status: 'online',
+    status: user.status,
     identity: user.identity ?? ZERO_KEY,
     endpoint: user.endpoint,
   };
@@ -58,25 +58,37 @@ export class PresenceHub {
     return this.#version;
   }
 
-  /** Announces a join or a leave of `name`: classic users at once, qim users in the next batch. */
-  announce(kind: 'login' | 'logout', name: string, endpoint: Endpoint): void {
+  /**
+   * Announces that `name` joined, left, or changed status: joins and leaves reach classic users at
+   * once (they know no statuses), and every change reaches qim users in the next batch. Callers
+   * decide what others may see: an invisible user's changes are never announced.
+   */
+  announce(kind: 'login' | 'logout' | 'status', name: string, endpoint: Endpoint): void {
     const ctx = this.ctx;
-    const bytes = encodeClassic({ kind, name, endpoint });
-    let recipients = 0;
-    for (const user of ctx.directory.users()) {
-      if (user.name === name || user.protocol !== 'classic') continue;
-      ctx.send(bytes, user.endpoint);
-      recipients++;
+    if (kind !== 'status') {
+      const bytes = encodeClassic({ kind, name, endpoint });
+      let recipients = 0;
+      for (const user of ctx.directory.users()) {
+        if (user.name === name || user.protocol !== 'classic') continue;
+        ctx.send(bytes, user.endpoint);
+        recipients++;
+      }
+      ctx.counters.broadcasts++;
+      ctx.emit('broadcast', { kind, name, recipients });
     }
-    ctx.counters.broadcasts++;
-    ctx.emit('broadcast', { kind, name, recipients });
-    const user = kind === 'login' ? ctx.directory.byName(name) : undefined;
+    const user = kind !== 'logout' ? ctx.directory.byName(name) : undefined;
     this.#queue(user !== undefined ? entryFor(user) : { op: 'remove', name });
   }
 
-  /** Sends the whole list to one recipient, as a snapshot (fromVersion 0). */
+  /** The whole visible list as snapshot datagrams (fromVersion 0), MAC'd for one recipient. */
+  snapshot(to: PresenceRecipient): Buffer[] {
+    const entries = [...this.ctx.directory.visible()].map(entryFor);
+    return this.#encode(0, this.#version, entries).map((bytes) => this.#sign(bytes, to));
+  }
+
+  /** Sends the whole visible list to one recipient, as a snapshot (fromVersion 0). */
   sendSnapshot(to: PresenceRecipient): void {
-    const entries = [...this.ctx.directory.users()].map(entryFor);
+    const entries = [...this.ctx.directory.visible()].map(entryFor);
     for (const bytes of this.#encode(0, this.#version, entries)) this.#sendTo(bytes, to);
   }
 
@@ -126,8 +138,12 @@ export class PresenceHub {
   }
 
   #sendTo(template: Buffer, to: PresenceRecipient): void {
+    this.ctx.send(this.#sign(template, to), to.endpoint);
+  }
+
+  #sign(template: Buffer, to: PresenceRecipient): Buffer {
     const bytes = Buffer.from(template);
     to.mac(bytes).copy(bytes, bytes.length - MAC_BYTES);
-    this.ctx.send(bytes, to.endpoint);
+    return bytes;
   }
 }

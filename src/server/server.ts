@@ -78,7 +78,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
     this.#tcp = tcp;
     const ctx = this.#context(udp, tcp.port());
     const classic = new ClassicHandler(ctx);
-    const list = new ListService(ctx);
+    const list = new ListService(ctx, (request, from) => v2.tcpListRequest(request, from));
     this.#list = list;
     const presence = new PresenceHub(ctx, () => v2.recipients());
     this.#presence = presence;

@@ -14,6 +14,7 @@ import {
   loginSigned,
   SESSION_MAC_OFFSET,
   welcomeSigned,
+  type Status,
   type V2Message,
 } from '../protocol/v2/messages.js';
 import type { DropReason } from '../protocol/result.js';
@@ -35,7 +36,11 @@ interface Session {
   endpoint: Endpoint;
   counter: number;
   expires: number;
+  status: Status;
 }
+
+/** What others could see of a user: where, and how (undefined: not online). */
+type Seen = { readonly endpoint: Endpoint; readonly status: Status } | undefined;
 
 /** What the v2 handler needs beyond the shared context. */
 export interface V2Deps {
@@ -47,6 +52,7 @@ export interface V2Deps {
 }
 
 type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
+type SessionMsg = Msg<'heartbeat'> | Msg<'logout'> | Msg<'list-request'> | Msg<'status'>;
 
 /** Handles every qim-protocol datagram that reaches the server. */
 export class V2Handler {
@@ -87,11 +93,27 @@ export class V2Handler {
       case 'heartbeat':
       case 'logout':
       case 'list-request':
+      case 'status':
         this.#session(m, bytes, from);
         return;
       default:
         this.#ctx.drop('unexpected', from, bytes.length);
     }
+  }
+
+  /**
+   * A LIST-REQUEST that came over TCP (docs/PROTOCOL.md, "Resync over TCP"): the snapshot datagrams
+   * to answer it with, or null when it is not a valid request of a live session (dropped and
+   * counted). TCP already proved the address, so the answer may be any size.
+   */
+  tcpListRequest(bytes: Buffer, from: Endpoint): Buffer[] | null {
+    const decoded = decodeV2(bytes);
+    if (!decoded.ok || decoded.value.type !== 'list-request') {
+      this.#ctx.drop(decoded.ok ? 'unexpected' : decoded.reason, from, bytes.length, 'tcp');
+      return null;
+    }
+    const s = this.#authenticate(decoded.value, bytes, from, 'tcp');
+    return s === undefined ? null : this.#deps.presence.snapshot(this.#recipient(s));
   }
 
   /** Every qim session, as a presence recipient. */
@@ -149,6 +171,7 @@ export class V2Handler {
     const previous = this.#byName.get(m.name);
     // The same key again (a restart, a new network): the new session replaces the old one.
     if (previous !== undefined) this.#forget(previous);
+    const before: Seen = previous === undefined ? undefined : { endpoint: previous.endpoint, status: previous.status };
     const session: Session = {
       id: randomBytes(8),
       name: m.name,
@@ -157,17 +180,16 @@ export class V2Handler {
       endpoint: from,
       counter: 0,
       expires: this.#deps.now() + ctx.limits.leaseMs,
+      status: m.status,
     };
     this.#sessions.set(session.id.toString('hex'), session);
     this.#byName.set(m.name, session);
-    const moved = previous !== undefined && !sameEndpoint(previous.endpoint, from);
-    if (moved && previous !== undefined) ctx.announce('logout', m.name, previous.endpoint);
-    ctx.directory.add({ name: m.name, endpoint: from, protocol: 'qim', since: Date.now(), identity: m.identity });
+    ctx.directory.add({ name: m.name, endpoint: from, protocol: 'qim', since: Date.now(), identity: m.identity, status: m.status });
     if (previous === undefined) {
       ctx.counters.logins++;
       ctx.emit('login', { name: m.name, endpoint: from, protocol: 'qim' });
     }
-    if (previous === undefined || moved) ctx.announce('login', m.name, from);
+    this.#publish(m.name, before, { endpoint: from, status: m.status });
 
     const welcome: Msg<'welcome'> = {
       type: 'welcome',
@@ -185,25 +207,9 @@ export class V2Handler {
     this.#ctx.send(encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) }), from);
   }
 
-  #session(m: Msg<'heartbeat'> | Msg<'logout'> | Msg<'list-request'>, bytes: Buffer, from: Endpoint): void {
-    const ctx = this.#ctx;
-    const s = this.#sessions.get(m.session.toString('hex'));
-    if (s === undefined) {
-      ctx.drop('not-logged-in', from, bytes.length);
-      // After a restart the server knows no session: say so (in fewer bytes than the heartbeat, to
-      // the source only) so the client logs in again at once instead of waiting out its timeouts.
-      if (m.type === 'heartbeat') ctx.send(encodeV2({ type: 'refused', code: RefuseCode.UnknownSession, reason: '' }), from);
-      return;
-    }
-    if (!timingSafeEqual(sessionMac(s.macKey, bytes), m.mac)) {
-      ctx.drop('bad-mac', from, bytes.length);
-      return;
-    }
-    if (m.counter <= s.counter) {
-      ctx.drop('replayed', from, bytes.length);
-      return;
-    }
-    s.counter = m.counter;
+  #session(m: SessionMsg, bytes: Buffer, from: Endpoint): void {
+    const s = this.#authenticate(m, bytes, from, 'udp');
+    if (s === undefined) return;
     if (m.type === 'logout') {
       this.#end(s, 'logout');
       return;
@@ -212,15 +218,63 @@ export class V2Handler {
       this.#deps.presence.sendSnapshot(this.#recipient(s));
       return;
     }
-    // A valid MAC from a new address: the user's network changed; follow it (as WireGuard does).
-    s.endpoint = from;
-    s.expires = this.#deps.now() + ctx.limits.leaseMs;
-    // The ack carries the list version, so a client that missed a delta sees the gap.
+    if (m.type === 'status') this.#setStatus(s, m.status);
+    else s.endpoint = from; // A valid MAC from a new address: the user's network changed; follow it (as WireGuard does).
+    s.expires = this.#deps.now() + this.#ctx.limits.leaseMs;
+    // The ack carries the list version, so a client that missed a delta sees the gap; it also
+    // confirms a STATUS (same counter).
     const listVersion = this.#deps.presence.version;
     const ack: Msg<'heartbeat-ack'> = { type: 'heartbeat-ack', session: s.id, counter: m.counter, listVersion, mac: Buffer.alloc(16) };
     const out = encodeV2(ack);
     sessionMac(s.macKey, out).copy(out, SESSION_MAC_OFFSET);
     this.#ctx.send(out, from);
+  }
+
+  /** The live session a session message belongs to, if its MAC holds and its counter is new. */
+  #authenticate(m: SessionMsg, bytes: Buffer, from: Endpoint, transport: 'udp' | 'tcp'): Session | undefined {
+    const ctx = this.#ctx;
+    const s = this.#sessions.get(m.session.toString('hex'));
+    if (s === undefined) {
+      ctx.drop('not-logged-in', from, bytes.length, transport);
+      // After a restart the server knows no session: say so (in fewer bytes than the heartbeat, to
+      // the source only) so the client logs in again at once instead of waiting out its timeouts.
+      if (m.type === 'heartbeat') ctx.send(encodeV2({ type: 'refused', code: RefuseCode.UnknownSession, reason: '' }), from);
+      return undefined;
+    }
+    const mac = m.type === 'status' ? trailingMac(s.macKey, bytes) : sessionMac(s.macKey, bytes);
+    if (!timingSafeEqual(mac, m.mac)) {
+      ctx.drop('bad-mac', from, bytes.length, transport);
+      return undefined;
+    }
+    if (m.counter <= s.counter) {
+      ctx.drop('replayed', from, bytes.length, transport);
+      return undefined;
+    }
+    s.counter = m.counter;
+    return s;
+  }
+
+  #setStatus(s: Session, status: Status): void {
+    const before = s.status;
+    if (before === status) return;
+    s.status = status;
+    this.#ctx.directory.setStatus(s.name, status);
+    this.#ctx.emit('status', { name: s.name, status, before });
+    this.#publish(s.name, { endpoint: s.endpoint, status: before }, { endpoint: s.endpoint, status });
+  }
+
+  /**
+   * Tells the others what changed in what they can see of `name`: an invisible user is seen by
+   * nobody, so going invisible looks like leaving and coming back like joining.
+   */
+  #publish(name: string, before: Seen, after: Seen): void {
+    const ctx = this.#ctx;
+    const was = before !== undefined && before.status !== 'invisible' ? before : undefined;
+    const is = after !== undefined && after.status !== 'invisible' ? after : undefined;
+    const moved = was !== undefined && is !== undefined && !sameEndpoint(was.endpoint, is.endpoint);
+    if (was !== undefined && (is === undefined || moved)) ctx.announce('logout', name, was.endpoint);
+    if (is !== undefined && (was === undefined || moved)) ctx.announce('login', name, is.endpoint);
+    else if (is !== undefined && was !== undefined && was.status !== is.status) ctx.announce('status', name, is.endpoint);
   }
 
   #end(s: Session, reason: 'logout' | 'expired'): void {
@@ -230,7 +284,7 @@ export class V2Handler {
     if (reason === 'logout') ctx.counters.logouts++;
     else ctx.counters.expired++;
     ctx.emit('logout', { name: s.name, endpoint: s.endpoint, reason });
-    ctx.announce('logout', s.name, s.endpoint);
+    this.#publish(s.name, { endpoint: s.endpoint, status: s.status }, undefined);
   }
 
   #forget(s: Session): void {

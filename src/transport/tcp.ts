@@ -13,6 +13,8 @@ export interface TcpConnection {
   onData(handler: (chunk: Buffer) => void): void;
   /** Called once when the peer ends or the connection fails or times out. */
   onClose(handler: () => void): void;
+  /** Writes `bytes`, keeping the connection open. */
+  write(bytes: Uint8Array): void;
   /** Writes `bytes` and then closes our side. */
   endWith(bytes: Uint8Array): void;
   /** Closes at once. */
@@ -134,6 +136,7 @@ function wrap(socket: Socket, remote: Endpoint): TcpConnection {
     remote,
     onData: (handler) => socket.on('data', handler),
     onClose: (handler) => socket.once('close', handler),
+    write: (bytes) => void socket.write(bytes),
     endWith: (bytes) => socket.end(bytes),
     destroy: () => socket.destroy(),
   };

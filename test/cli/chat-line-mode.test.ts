@@ -46,7 +46,7 @@ describe('qim chat in line mode', () => {
     const zhang = await chat('张三');
     expect(zhang.first).toEqual({
       event: 'list',
-      users: [{ name: 'alice', endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/), protocol: 'qim', fingerprint: expect.stringMatching(/^([0-9a-f]{4} ){7}[0-9a-f]{4}$/) }],
+      users: [{ name: 'alice', endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/), protocol: 'qim', status: 'online', fingerprint: expect.stringMatching(/^([0-9a-f]{4} ){7}[0-9a-f]{4}$/) }],
     });
 
     const joined = await alice.p.waitForJson(isEvent('joined', { name: '张三' }));
@@ -55,6 +55,7 @@ describe('qim chat in line mode', () => {
       name: '张三',
       endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
       protocol: 'qim',
+      status: 'online',
       fingerprint: expect.any(String),
     });
     expect(server.users().map((u) => u.name).sort()).toEqual(['alice', '张三'].sort());

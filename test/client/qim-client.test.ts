@@ -117,7 +117,7 @@ describe('qim chat client', () => {
     const old = await classic('old');
     const alice = await qim('alice');
     await until(() => alice.contact('old') !== undefined && old.contact('alice') !== undefined, 'both to see each other');
-    expect(alice.contact('old')).toEqual({ name: 'old', endpoint: old.endpoint, protocol: 'classic' });
+    expect(alice.contact('old')).toEqual({ name: 'old', endpoint: old.endpoint, protocol: 'classic', status: 'online' });
     const toOld = nextEvent<{ text: string }>(old, 'message');
     alice.send('old', 'hello, classic');
     expect(await toOld).toMatchObject({ from: 'alice', text: 'hello, classic' });

@@ -3,7 +3,9 @@ import { ServerLink, type LinkOptions } from '../../src/client/server-link.js';
 import { ed25519KeyPair } from '../../src/crypto/keys.js';
 import { QimServer, type ServerOptions } from '../../src/index.js';
 import { UdpTransport } from '../../src/transport/udp.js';
-import { RawPeer, rawLogin } from '../helpers/raw-peer.js';
+import { RawPeer, rawLogin, tcpExchange } from '../helpers/raw-peer.js';
+import { encodeV2, Type } from '../../src/protocol/v2/messages.js';
+import { frameDatagrams } from '../../src/protocol/v2/stream.js';
 import { nextEvent, until } from '../helpers/wait.js';
 
 const closers: (() => Promise<void> | void)[] = [];
@@ -21,7 +23,8 @@ async function server(opts: ServerOptions = {}): Promise<QimServer> {
   return s;
 }
 
-async function link(port: number, name: string, extra: Partial<LinkOptions> = {}): Promise<ServerLink> {
+/** A link; `keep` may drop datagrams from the server before the link sees them (a lossy path). */
+async function link(port: number, name: string, extra: Partial<LinkOptions> = {}, keep: (bytes: Buffer) => boolean = () => true): Promise<ServerLink> {
   const udp = await UdpTransport.bind({ host: '127.0.0.1', port: 0 });
   const l = new ServerLink(udp, {
     server: { address: '127.0.0.1', port },
@@ -31,7 +34,9 @@ async function link(port: number, name: string, extra: Partial<LinkOptions> = {}
     retryDelay: () => 50,
     ...extra,
   });
-  udp.onDatagram((bytes) => l.receive(bytes));
+  udp.onDatagram((bytes) => {
+    if (keep(bytes)) l.receive(bytes);
+  });
   closers.push(async () => {
     l.close();
     await udp.close();
@@ -95,5 +100,95 @@ describe('qim server link', () => {
     await until(() => alice.state === 'online' && bob.state === 'online', 'both back online');
     await until(() => alice.contacts().map((c) => c.name).join() === 'bob' && bob.contacts().map((c) => c.name).join() === 'alice', 'lists to reconverge');
     expect(second.users().map((u) => u.name).sort()).toEqual(['alice', 'bob']);
+  });
+
+  it('sees a lost delta as a version gap and fetches the whole list over TCP', async () => {
+    const s = await server();
+    const port = s.endpoint.port;
+    let dropDeltas = false;
+    const isDelta = (b: Buffer) => b[1] === Type.Presence && b.readUInt32BE(2) > 0;
+    const alice = await link(port, 'alice', {}, (b) => !(dropDeltas && isDelta(b)));
+    await alice.connect();
+    await until(() => alice.version >= 1, 'alice to hold the list');
+    dropDeltas = true; // every delta from now on is lost on the way to alice
+    const bob = await link(port, 'bob');
+    const carol = await link(port, 'carol');
+    await bob.connect();
+    await carol.connect();
+    // The next HEARTBEAT-ACK shows alice the server's newer version: she resyncs over TCP.
+    await until(() => alice.contacts().length === 2, 'alice to resync and see bob and carol');
+    expect(alice.contacts().map((c) => c.name).sort()).toEqual(['bob', 'carol']);
+    await until(() => alice.resyncs.tcp === 1, 'the resync to be counted');
+    expect(alice.resyncs.udp).toBe(0);
+  });
+
+  it('answers a TCP list request only for a live session, and drops garbage', async () => {
+    const s = await server();
+    const port = s.endpoint.port;
+    const unknown = encodeV2({ type: 'list-request', session: Buffer.alloc(8, 7), counter: 1, listVersion: 0, mac: Buffer.alloc(16) });
+    expect((await tcpExchange(port, { send: frameDatagrams([unknown]) })).length).toBe(0);
+    expect(s.counters.drops['not-logged-in']).toBe(1);
+    expect((await tcpExchange(port, { send: Buffer.from([0xff, 0xff, 1, 2]) })).length).toBe(0);
+    expect((await tcpExchange(port, { send: Buffer.from([0x00, 0x03, 0x41, 0x00, 0x42]) })).length).toBe(0);
+    expect(s.counters.drops['tcp-garbage']).toBe(2);
+    // The server still serves.
+    const alice = await link(port, 'alice');
+    await alice.connect();
+    expect(alice.state).toBe('online');
+  });
+
+  it('shows away and busy as status changes; invisible hides the user from qim and classic lists alike', async () => {
+    const s = await server();
+    const port = s.endpoint.port;
+    const old = await RawPeer.bind();
+    closers.push(() => old.close());
+    await rawLogin(old, 'old', port);
+    const alice = await link(port, 'alice');
+    const bob = await link(port, 'bob');
+    await alice.connect();
+    await bob.connect();
+    await until(() => alice.contacts().some((c) => c.name === 'bob'), 'alice to see bob');
+    await old.nextText('login,bob');
+    old.received.splice(0); // what came before (alice's login) is not the point here
+
+    const away = nextEvent<{ name: string; status: string }>(alice, 'status');
+    bob.setStatus('away');
+    expect(await away).toEqual({ name: 'bob', status: 'away' });
+    expect(alice.contacts().find((c) => c.name === 'bob')?.status).toBe('away');
+
+    const left = nextEvent<{ name: string }>(alice, 'left');
+    bob.setStatus('invisible');
+    expect((await left).name).toBe('bob');
+    // Classic users know no statuses: the next thing they hear of bob is his leaving.
+    expect((await old.next()).text).toMatch(/^logout,bob,/);
+    expect(s.users().find((u) => u.name === 'bob')?.status).toBe('invisible');
+    const late = await RawPeer.bind();
+    closers.push(() => late.close());
+    expect(await rawLogin(late, 'late', port)).not.toContain('bob');
+    const carol = await link(port, 'carol');
+    await carol.connect();
+    await until(() => carol.contacts().length === 3, "carol's list");
+    expect(carol.contacts().map((c) => c.name).sort()).toEqual(['alice', 'late', 'old']);
+    // bob still sees everyone, and stays logged in.
+    await until(() => bob.contacts().some((c) => c.name === 'carol'), 'bob to see carol');
+
+    const back = nextEvent<{ name: string; status: string }>(alice, 'joined', (c) => c.name === 'bob');
+    bob.setStatus('busy');
+    expect(await back).toMatchObject({ name: 'bob', status: 'busy' });
+    expect((await old.nextText('login,bob')).text).toMatch(/^login,bob,/);
+  });
+
+  it('keeps its status across a new login', async () => {
+    const first = await server();
+    const port = first.endpoint.port;
+    const bob = await link(port, 'bob', { status: 'busy' });
+    await bob.connect();
+    expect(first.users()[0]?.status).toBe('busy');
+    bob.setStatus('away');
+    await until(() => first.users()[0]?.status === 'away', 'the server to hear the STATUS');
+    await first.stop();
+    const second = await server({ port });
+    await until(() => second.users().length === 1, 'bob to log in again');
+    expect(second.users()[0]?.status).toBe('away');
   });
 });

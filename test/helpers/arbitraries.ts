@@ -94,6 +94,7 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
       mac: bytes(16),
     }),
   fc.record({ type: fc.constantFrom('heartbeat' as const, 'heartbeat-ack' as const, 'logout' as const, 'list-request' as const), session: bytes(8), counter: u48, listVersion: u32, mac: bytes(16) }),
+  fc.record({ type: fc.constant('status' as const), session: bytes(8), counter: u48, status, mac: bytes(16) }),
   fc.record({ type: fc.constant('handshake-init' as const), sender: u32, name: wireName, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }),
   fc.record({ type: fc.constant('handshake-response' as const), sender: u32, receiver: u32, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }),
   fc.record({ type: fc.constant('data' as const), receiver: u32, counter: u48, ciphertext: fc.uint8Array({ minLength: 16, maxLength: 1100 }).map((b) => Buffer.from(b)) }),

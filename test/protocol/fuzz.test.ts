@@ -11,6 +11,7 @@ import { DotNetStringReader, encodeList, parseList } from '../../src/protocol/cl
 import { parseEndpoint } from '../../src/protocol/endpoint.js';
 import { decodeV2, encodeV2 } from '../../src/protocol/v2/messages.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/v2/frames.js';
+import { frameDatagrams, splitFrames } from '../../src/protocol/v2/stream.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { arbClassicDatagram, arbEndpoint, arbName, arbV2Message } from '../helpers/arbitraries.js';
 
@@ -99,6 +100,16 @@ describe(`mutation fuzzing, ${RUNS.toLocaleString('en')} inputs per parser`, () 
       encodeFrame({ kind: 'skip', floor: 4 }),
     ];
     expect(fuzz(corpus, (b) => decodeFrame(b), 5)).toBeGreaterThan(0);
+  });
+
+  it('never makes the TCP stream splitter throw', () => {
+    const datagrams = sample(arbV2Message, 200).map(encodeV2);
+    const corpus = datagrams.map((d, i) => frameDatagrams(i % 3 === 0 ? [d] : [d, datagrams[(i * 7) % datagrams.length] as Buffer]));
+    const parse = (b: Buffer) => {
+      const frames = splitFrames(b);
+      return { ok: frames !== null && frames.every((f) => decodeV2(f).ok) };
+    };
+    expect(fuzz(corpus, parse, 6)).toBeGreaterThan(0);
   });
 
   it('never makes the endpoint parser throw', () => {

@@ -53,6 +53,7 @@ describe('qim protocol (v2) codec', () => {
     ['v2/hello', { type: 'hello', nonce: seq(16) }],
     ['v2/cookie', { type: 'cookie', nonce: seq(16), cookie: seq(16, 0xa0) }],
     ['v2/heartbeat', { type: 'heartbeat', session: seq(8, 1), counter: 7, listVersion: 42, mac: seq(16, 0xf0) }],
+    ['v2/status', { type: 'status', session: seq(8, 1), counter: 3, status: 'away', mac: seq(16, 0xf0) }],
     ['v2/data', { type: 'data', receiver: 0x01020304, counter: 1, ciphertext: seq(16, 0xe0) }],
   ];
 

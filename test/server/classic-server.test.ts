@@ -254,10 +254,10 @@ describe('classic server', () => {
   it('gives the list only to an address that was just accepted', async () => {
     const alice = await peer();
     await rawLogin(alice, 'alice', port);
-    const stranger = await tcpExchange(port, { localAddress: '127.0.0.9', send: Buffer.from([0]) });
+    const stranger = await tcpExchange(port, { localAddress: '127.0.0.9', send: Buffer.from([0xff]) });
     expect(stranger.length).toBe(0);
     // One fetch per Accept: a second fetch from alice's address is refused too.
-    const again = await tcpExchange(port, { localAddress: '127.0.0.1', send: Buffer.from([0]) });
+    const again = await tcpExchange(port, { localAddress: '127.0.0.1', send: Buffer.from([0xff]) });
     expect(again.length).toBe(0);
   });
 

@@ -35,6 +35,7 @@ export const Type = {
   Logout: 0x08,
   Presence: 0x09,
   ListRequest: 0x0a,
+  Status: 0x0b,
   HandshakeInit: 0x20,
   HandshakeResponse: 0x21,
   Data: 0x22,
@@ -71,6 +72,7 @@ export type V2Message =
   | { type: 'heartbeat-ack'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
   | { type: 'logout'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
   | { type: 'list-request'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
+  | { type: 'status'; session: Buffer; counter: number; status: Status; mac: Buffer }
   | { type: 'presence'; fromVersion: number; toVersion: number; part: number; parts: number; entries: PresenceEntry[]; mac: Buffer }
   | { type: 'handshake-init'; sender: number; name: string; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'handshake-response'; sender: number; receiver: number; ephemeral: Buffer; identity: Buffer; signature: Buffer }
@@ -155,6 +157,9 @@ export function encodeV2(m: V2Message): Buffer {
     case 'logout':
     case 'list-request':
       w.u8(SESSION_TYPES[m.type]).raw(m.session).u64(m.counter).u32(m.listVersion).raw(m.mac);
+      break;
+    case 'status':
+      w.u8(Type.Status).raw(m.session).u64(m.counter).u8(STATUSES.indexOf(m.status)).raw(m.mac);
       break;
     case 'handshake-init':
       w.u8(Type.HandshakeInit).u32(m.sender).str8(m.name, MAX_NAME_BYTES).raw(m.ephemeral).raw(m.identity).raw(m.signature);
@@ -287,6 +292,14 @@ export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
         mac: r.fixed(16),
       };
       break;
+    case Type.Status: {
+      const session = r.fixed(8);
+      const counter = r.u64();
+      const status = STATUSES[r.u8()];
+      if (status === undefined) r.fail();
+      m = { type: 'status', session, counter, status: status ?? 'online', mac: r.fixed(16) };
+      break;
+    }
     case Type.HandshakeInit:
       m = {
         type: 'handshake-init',
