@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QimChatClient, type ChatMessage } from '../../src/client/qim-client.js';
+import { QimChatClient, type ChatMessage, type QimChatOptions } from '../../src/client/qim-client.js';
 import { ed25519KeyPair } from '../../src/crypto/keys.js';
 import { QimClient, QimServer } from '../../src/index.js';
 import { nextEvent, until } from '../helpers/wait.js';
@@ -20,8 +20,8 @@ afterEach(async () => {
   await server.stop();
 });
 
-async function qim(name: string): Promise<QimChatClient> {
-  const c = new QimChatClient({ server: { host: '127.0.0.1', port }, name, identity: ed25519KeyPair(), host: '127.0.0.1' });
+async function qim(name: string, extra: Partial<QimChatOptions> = {}): Promise<QimChatClient> {
+  const c = new QimChatClient({ server: { host: '127.0.0.1', port }, name, identity: ed25519KeyPair(), host: '127.0.0.1', ...extra });
   closers.push(() => c.close());
   await c.login();
   return c;
@@ -124,5 +124,39 @@ describe('qim chat client', () => {
     const toAlice = nextEvent<ChatMessage>(alice, 'message');
     old.send('alice', 'hi, qim');
     expect(await toAlice).toMatchObject({ from: 'old', text: 'hi, qim', encrypted: false });
+  });
+
+  it('pins a peer key on first sight and holds messages back when it changes, until trusted', async () => {
+    const serverIdentity = ed25519KeyPair();
+    await server.stop();
+    server = new QimServer({ host: '127.0.0.1', port, identity: serverIdentity, limits: { heartbeatMs: 100, leaseMs: 1000 } });
+    await server.start();
+    const pins = new Map<string, Buffer>();
+    const peerPins = { get: (n: string) => pins.get(n), pin: (n: string, k: Buffer) => void pins.set(n, k) };
+    const alice = await qim('alice', { peerPins });
+    const bob = await qim('bob');
+    await until(() => pins.has('bob'), "alice to pin bob's key");
+    expect(pins.get('bob')?.equals(bob.options.identity.publicKey)).toBe(true);
+
+    // The server forgets its accounts (a new machine, or a server that lies), and someone else
+    // logs in as bob with another key.
+    await bob.close();
+    await server.stop();
+    server = new QimServer({ host: '127.0.0.1', port, identity: serverIdentity, limits: { heartbeatMs: 100, leaseMs: 1000 } });
+    await server.start();
+    const warned = nextEvent<{ code: string; peer?: string }>(alice, 'warning', (w: { code: string }) => w.code === 'peer-key-changed');
+    const impostor = await qim('bob');
+    expect(await warned).toMatchObject({ code: 'peer-key-changed', peer: 'bob' });
+    await until(() => alice.contact('bob')?.keyChanged === true, 'bob marked as changed');
+    expect(() => alice.send('bob', 'secret')).toThrow(expect.objectContaining({ code: 'ERR_KEY_CHANGED' }));
+    await until(() => impostor.contact('alice') !== undefined, 'the impostor to see alice');
+    const atImpostor: string[] = [];
+    impostor.on('message', (m) => atImpostor.push(m.text));
+
+    alice.trust('bob');
+    expect(pins.get('bob')?.equals(impostor.options.identity.publicKey)).toBe(true);
+    expect(alice.contact('bob')?.keyChanged).toBeUndefined();
+    alice.send('bob', 'sentinel');
+    await until(() => atImpostor.includes('sentinel'), 'the sentinel after trusting');
   });
 });
