@@ -6,7 +6,7 @@ import { QimClient } from '../client/client.js';
 import { defaultProfilesRoot, Profile } from '../client/profile.js';
 import { HistoryRecorder } from '../client/history.js';
 import { QimChatClient } from '../client/qim-client.js';
-import type { ChatClient } from '../client/chat-client.js';
+import type { ChatClient, UiWarning } from '../client/chat-client.js';
 import { QimError } from '../errors.js';
 import { errorEvent, runLineMode } from './line-mode.js';
 import { runTty } from './tty.js';
@@ -32,6 +32,8 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
   let client: ChatClient & { login(): Promise<unknown> };
   let afterLogin = (): void => {};
   let history: HistoryRecorder | undefined;
+  const early: UiWarning[] = [];
+  const keepEarly = (w: UiWarning): void => void early.push(w);
   if (opts.protocol === 'classic') {
     client = new QimClient({ server: opts.server, name: opts.name, ...endpointOpts }) as unknown as ChatClient & { login(): Promise<unknown> };
   } else {
@@ -66,6 +68,8 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
   process.once('SIGINT', stop); // in the terminal UI, readline takes Ctrl-C itself once it runs
   try {
     if (interactive) process.stdout.write(`logging in to ${opts.server.host}:${opts.server.port} as ${opts.name}…\n`);
+    // Warnings raised while logging in (a peer's key changed) reach the UI once it runs.
+    client.on('warning', keepEarly);
     loggingIn = client.login();
     await loggingIn;
     afterLogin();
@@ -75,8 +79,9 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
     return 1;
   }
   try {
-    if (interactive) await runTty(client, serverText, history);
-    else await runLineMode(client, process.stdin, process.stdout, history);
+    client.off?.('warning', keepEarly);
+    if (interactive) await runTty(client, serverText, history, early);
+    else await runLineMode(client, process.stdin, process.stdout, history, early);
   } catch (err) {
     process.stderr.write(`qim: ${err instanceof QimError ? err.message : String(err)}\n`);
     await client.logout();

@@ -5,7 +5,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import type { ChatClient, UiContact } from '../client/chat-client.js';
+import type { ChatClient, UiContact, UiWarning } from '../client/chat-client.js';
 import type { HistoryRecorder } from '../client/history.js';
 import { QimError } from '../errors.js';
 import { formatEndpoint } from '../protocol/endpoint.js';
@@ -31,7 +31,13 @@ export type LineEvent =
  * Runs line mode over a client that is already online; resolves after `/quit` or end of input.
  * With a history recorder, what is sent and received is kept in the profile.
  */
-export async function runLineMode(client: ChatClient, input: Readable, output: Writable, history?: HistoryRecorder): Promise<void> {
+export async function runLineMode(
+  client: ChatClient,
+  input: Readable,
+  output: Writable,
+  history?: HistoryRecorder,
+  earlyWarnings: readonly UiWarning[] = [],
+): Promise<void> {
   const emit = (e: LineEvent): void => {
     output.write(`${JSON.stringify(e)}\n`);
   };
@@ -42,12 +48,14 @@ export async function runLineMode(client: ChatClient, input: Readable, output: W
   client.on('delivery', (d) => {
     if (d.state !== 'sent') emit({ event: 'delivery', to: d.to, id: d.id, state: d.state });
   });
-  client.on('warning', (w) => emit({ event: 'warning', code: w.code, ...(w.peer !== undefined ? { peer: w.peer } : {}), message: w.message }));
+  const warn = (w: UiWarning): void => emit({ event: 'warning', code: w.code, ...(w.peer !== undefined ? { peer: w.peer } : {}), message: w.message });
+  client.on('warning', warn);
   client.on('left', ({ name }) => emit({ event: 'left', name }));
   client.on('message', (m) =>
     emit({ event: 'message', from: m.from, text: m.text, sentAt: m.sentAt, receivedAt: m.receivedAt.toISOString(), encrypted: m.encrypted ?? false }),
   );
   list();
+  for (const w of earlyWarnings) warn(w);
 
   const rl = createInterface({ input, crlfDelay: Infinity, terminal: false });
   try {

@@ -4,7 +4,7 @@
  * open; the prompt names the open conversation and the unread count of the others.
  */
 import { createInterface, type Interface } from 'node:readline';
-import type { ChatClient, UiContact } from '../client/chat-client.js';
+import type { ChatClient, UiContact, UiWarning } from '../client/chat-client.js';
 import { Conversations, type ChatLine } from '../client/conversations.js';
 import type { HistoryRecorder } from '../client/history.js';
 import { QimError } from '../errors.js';
@@ -19,7 +19,7 @@ const TYPING_REFRESH_MS = 3000;
  * Runs the terminal UI over a client that is already online; resolves after `/quit` or Ctrl-D.
  * With a history recorder, messages are kept in the profile and `/open` shows earlier ones.
  */
-export async function runTty(client: ChatClient, serverText: string, history?: HistoryRecorder): Promise<void> {
+export async function runTty(client: ChatClient, serverText: string, history?: HistoryRecorder, earlyWarnings: readonly UiWarning[] = []): Promise<void> {
   const conversations = new Conversations();
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true, historySize: 200 });
   /** Who is typing to us now. */
@@ -105,6 +105,7 @@ export async function runTty(client: ChatClient, serverText: string, history?: H
 
   say(`${bold('qim')} — ${safe(client.name)} at ${formatEndpoint(client.endpoint)}, server ${serverText}. /help for commands.`);
   say(whoText(client));
+  for (const w of earlyWarnings) say(yellow(`⚠ ${safe(w.message)}`));
   prompt();
   rl.prompt();
 

@@ -58,4 +58,5 @@ export interface ChatClient {
   trust?(name: string): void;
   on(event: 'status', fn: (s: { name: string; status: Status }) => void): unknown;
   on(event: 'typing', fn: (t: { from: string; typing: boolean }) => void): unknown;
+  off?(event: 'warning', fn: (w: UiWarning) => void): unknown;
 }
