@@ -6,7 +6,9 @@ import { formatEndpoint } from '../protocol/endpoint.js';
 import { fingerprint } from '../crypto/keys.js';
 import { QimServer } from '../server/server.js';
 import { openServerData } from '../server/storage.js';
-import { DropLogLimiter, Logger, type LogFormat } from './logger.js';
+import { onActivity } from '../server/activity.js';
+import { DropLogLimiter } from '../server/drop-log-limiter.js';
+import { Logger, type LogFormat } from './logger.js';
 
 /** Parsed flags of `qim server`. */
 export interface ServerCommandOptions {
@@ -32,19 +34,8 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
   server.on('started', ({ udp, tcp }) =>
     log.info('started', { udp: formatEndpoint(udp), tcp: formatEndpoint(tcp), data: opts.data, key: fingerprint(identity.publicKey) }),
   );
-  server.on('login', ({ name, endpoint, protocol }) =>
-    log.info('login', { name, endpoint: formatEndpoint(endpoint), protocol, online: server.directory.size }),
-  );
-  server.on('logout', ({ name, endpoint, reason }) =>
-    log.info('logout', { name, endpoint: formatEndpoint(endpoint), reason, online: server.directory.size }),
-  );
-  server.on('refused', ({ name, endpoint, reason, message }) =>
-    log.warn('refused', { name, endpoint: formatEndpoint(endpoint), reason, message }),
-  );
-  server.on('list-sent', ({ to, users, bytes }) => log.info('list-sent', { to: formatEndpoint(to), users, bytes }));
-  server.on('broadcast', ({ kind, name, recipients }) => log.info('broadcast', { kind, name, recipients }));
-  server.on('drop', ({ reason, from, bytes, transport }) => {
-    if (limiter.allow(reason)) log.warn('drop', { reason, from: formatEndpoint(from), bytes, transport });
+  onActivity(server, (a) => {
+    if (a.dropReason === undefined || limiter.allow(a.dropReason)) log[a.level](a.event, a.fields);
   });
 
   // Signal handlers go in before the server starts: a supervisor may signal as soon as it sees
