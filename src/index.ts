@@ -57,3 +57,4 @@ export { SecureChannel, ReplayWindow } from './crypto/channel.js';
 export { decodeV2, encodeV2, type V2Message, type Status } from './protocol/v2/messages.js';
 export { MemoryAccounts, SqliteAccounts, type AccountStore } from './server/accounts.js';
 export { openServerData, defaultServerDataDir } from './server/storage.js';
+export { Dashboard, type DashboardOptions } from './server/http/dashboard.js';

@@ -43,7 +43,10 @@ function buildProgram(): Command {
     .option('--port <port>', 'UDP and TCP port; 0 picks a free one', portArg(true), DEFAULT_PORT)
     .addOption(new Option('--log <format>', 'log format').choices(['text', 'json']).default('text'))
     .option('--data <dir>', 'folder for accounts (SQLite) and the server key', defaultServerDataDir())
-    .action(async (o: { host: string; port: number; log: 'text' | 'json'; data: string }) => {
+    .option('--http <port>', 'serve the dashboard, /metrics and /healthz on this TCP port; 0 picks a free one', portArg(true))
+    .option('--http-host <address>', 'address of the dashboard (default: 127.0.0.1, this machine only)', hostArg)
+    .action(async (o: { host: string; port: number; log: 'text' | 'json'; data: string; http?: number; httpHost?: string }, cmd: Command) => {
+      if (o.httpHost !== undefined && o.http === undefined) cmd.error("error: option '--http-host <address>' needs --http <port>");
       await runServer(o);
     });
 

@@ -8,6 +8,7 @@ import { QimServer } from '../server/server.js';
 import { openServerData } from '../server/storage.js';
 import { onActivity } from '../server/activity.js';
 import { DropLogLimiter } from '../server/drop-log-limiter.js';
+import { Dashboard } from '../server/http/dashboard.js';
 import { Logger, type LogFormat } from './logger.js';
 
 /** Parsed flags of `qim server`. */
@@ -17,6 +18,10 @@ export interface ServerCommandOptions {
   readonly log: LogFormat;
   /** Folder for the accounts database and the server identity. */
   readonly data: string;
+  /** Port of the dashboard, `/metrics` and `/healthz` (0: a free one); no HTTP when absent. */
+  readonly http?: number;
+  /** Address of the dashboard; default `127.0.0.1`. */
+  readonly httpHost?: string;
 }
 
 /** Drop log lines per reason per second before the rest are summarised. */
@@ -31,8 +36,16 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     log.warn('drops-suppressed', { reason, count }),
   );
 
+  const dashboard =
+    opts.http === undefined ? null : new Dashboard(server, { port: opts.http, ...(opts.httpHost === undefined ? {} : { host: opts.httpHost }) });
   server.on('started', ({ udp, tcp }) =>
-    log.info('started', { udp: formatEndpoint(udp), tcp: formatEndpoint(tcp), data: opts.data, key: fingerprint(identity.publicKey) }),
+    log.info('started', {
+      udp: formatEndpoint(udp),
+      tcp: formatEndpoint(tcp),
+      data: opts.data,
+      key: fingerprint(identity.publicKey),
+      http: dashboard?.url,
+    }),
   );
   onActivity(server, (a) => {
     if (a.dropReason === undefined || limiter.allow(a.dropReason)) log[a.level](a.event, a.fields);
@@ -50,9 +63,18 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  await server.start();
+  // The dashboard listens first, so `started` can name its address.
+  try {
+    await dashboard?.listen();
+    await server.start();
+  } catch (err) {
+    await dashboard?.close();
+    accounts.close();
+    throw err;
+  }
   await stopped;
   await server.stop();
+  await dashboard?.close();
   accounts.close();
   for (const [reason, count] of limiter.stop()) log.warn('drops-suppressed', { reason, count });
   const { drops, ...totals } = server.counters;
