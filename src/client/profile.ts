@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { ed25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { QimError } from '../errors.js';
+import type { PeerPins } from './qim-client.js';
 import { ProfileStore } from './store.js';
 
 /** `$XDG_DATA_HOME/qim`, else `~/.local/share/qim`. */
@@ -49,6 +50,11 @@ export class Profile {
   /** Pins `key` for `server`. */
   pinServer(server: string, key: Buffer): void {
     this.store.pinServer(server, key);
+  }
+
+  /** The peer keys pinned on `server` (`host:port`), as `QimChatClient`'s `peerPins` takes them. */
+  peerPins(server: string): PeerPins {
+    return { get: (name) => this.store.peerKey(server, name), pin: (name, key) => this.store.pinPeer(server, name, key) };
   }
 
   close(): void {
