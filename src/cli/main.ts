@@ -8,6 +8,8 @@ import { DEFAULT_PORT } from '../server/options.js';
 import { defaultServerDataDir } from '../server/storage.js';
 import { runChat } from './chat-command.js';
 import { runServer } from './server-command.js';
+import { runStart, runWeb } from './web-command.js';
+import { DEFAULT_WEB_PORT } from '../web/service.js';
 
 function portArg(allowZero: boolean) {
   return (value: string): number => {
@@ -60,6 +62,32 @@ function buildProgram(): Command {
     .addOption(new Option('--protocol <protocol>', 'qim (encrypted, reliable) or classic (the seed protocol)').choices(['qim', 'classic']).default('qim'))
     .action(async (o: { server: { host: string; port: number }; name: string; host?: string; port?: number; protocol: 'qim' | 'classic' }) => {
       process.exitCode = await runChat(o);
+    });
+
+  program
+    .command('web')
+    .description('run the web client: the page and its WebSocket on this machine only; prints the address to open')
+    .addOption(
+      new Option('--server <host:port>', 'the index server the login form proposes')
+        .argParser(hostPortArg)
+        .default({ host: '127.0.0.1', port: DEFAULT_PORT }, `127.0.0.1:${DEFAULT_PORT}`),
+    )
+    .option('--host <address>', 'loopback address of the page (127.0.0.1, ::1 or localhost)', hostArg, '127.0.0.1')
+    .option('--port <port>', 'port of the page; 0 picks a free one', portArg(true), DEFAULT_WEB_PORT)
+    .action(async (o: { server: { host: string; port: number }; host: string; port: number }) => {
+      process.exitCode = await runWeb(o);
+    });
+
+  program
+    .command('start')
+    .description('the quick start: an index server on its defaults and the web client pointed at it')
+    .option('--port <port>', 'UDP and TCP port of the server; 0 picks a free one', portArg(true), DEFAULT_PORT)
+    .option('--host <address>', 'address the server listens on (:: is every interface)', hostArg, '::')
+    .option('--data <dir>', "folder for the server's accounts (SQLite) and key", defaultServerDataDir())
+    .option('--web-port <port>', 'port of the web page; 0 picks a free one', portArg(true), DEFAULT_WEB_PORT)
+    .option('--web-host <address>', 'loopback address of the web page', hostArg, '127.0.0.1')
+    .action(async (o: { port: number; host: string; data: string; webPort: number; webHost: string }) => {
+      process.exitCode = await runStart(o);
     });
 
   return program;
