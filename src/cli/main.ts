@@ -26,6 +26,17 @@ function hostPortArg(value: string): { host: string; port: number } {
   return hp;
 }
 
+function redisArg(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as redis://127.0.0.1:6379');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new InvalidArgumentError('expected a redis:// or rediss:// URL');
+  return value;
+}
+
 function hostArg(value: string): string {
   if (value.trim() === '' || /\s/.test(value)) throw new InvalidArgumentError('expected an address or host name');
   return value;
@@ -47,7 +58,8 @@ function buildProgram(): Command {
     .option('--data <dir>', 'folder for accounts (SQLite) and the server key', defaultServerDataDir())
     .option('--http <port>', 'serve the dashboard, /metrics and /healthz on this TCP port; 0 picks a free one', portArg(true))
     .option('--http-host <address>', 'address of the dashboard (default: 127.0.0.1, this machine only)', hostArg)
-    .action(async (o: { host: string; port: number; log: 'text' | 'json'; data: string; http?: number; httpHost?: string }, cmd: Command) => {
+    .option('--redis <url>', 'share one directory with other instances through Redis, e.g. redis://127.0.0.1:6379', redisArg)
+    .action(async (o: { host: string; port: number; log: 'text' | 'json'; data: string; http?: number; httpHost?: string; redis?: string }, cmd: Command) => {
       if (o.httpHost !== undefined && o.http === undefined) cmd.error("error: option '--http-host <address>' needs --http <port>");
       await runServer(o);
     });

@@ -10,6 +10,18 @@ import { onActivity } from '../server/activity.js';
 import { DropLogLimiter } from '../server/drop-log-limiter.js';
 import { Dashboard } from '../server/http/dashboard.js';
 import { Logger, type LogFormat } from './logger.js';
+import { RedisBackplane } from '../server/cluster/redis.js';
+
+/** A URL without its password, for the log. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
 
 /** Parsed flags of `qim server`. */
 export interface ServerCommandOptions {
@@ -22,7 +34,12 @@ export interface ServerCommandOptions {
   readonly http?: number;
   /** Address of the dashboard; default `127.0.0.1`. */
   readonly httpHost?: string;
+  /** Redis URL: this instance shares its directory with the others on that Redis. */
+  readonly redis?: string;
 }
+
+/** At most one Redis error line per this many ms (a Redis that is down errs on every retry). */
+const REDIS_ERROR_LOG_MS = 5_000;
 
 /** Drop log lines per reason per second before the rest are summarised. */
 const DROP_LOGS_PER_SECOND = 20;
@@ -31,7 +48,19 @@ const DROP_LOGS_PER_SECOND = 20;
 export async function runServer(opts: ServerCommandOptions): Promise<void> {
   const log = new Logger(opts.log, process.stdout);
   const { identity, accounts } = await openServerData(opts.data);
-  const server = new QimServer({ host: opts.host, port: opts.port, identity, accounts });
+  let lastRedisError = 0;
+  const backplane =
+    opts.redis === undefined
+      ? undefined
+      : new RedisBackplane({
+          url: opts.redis,
+          onError: (err) => {
+            if (Date.now() - lastRedisError < REDIS_ERROR_LOG_MS) return;
+            lastRedisError = Date.now();
+            log.warn('redis-error', { message: err.message });
+          },
+        });
+  const server = new QimServer({ host: opts.host, port: opts.port, identity, accounts, ...(backplane !== undefined ? { backplane } : {}) });
   const limiter = new DropLogLimiter(DROP_LOGS_PER_SECOND, (reason, count) =>
     log.warn('drops-suppressed', { reason, count }),
   );
@@ -45,6 +74,8 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
       data: opts.data,
       key: fingerprint(identity.publicKey),
       http: dashboard?.url,
+      instance: server.options.instance,
+      cluster: opts.redis === undefined ? undefined : redactUrl(opts.redis),
     }),
   );
   onActivity(server, (a) => {

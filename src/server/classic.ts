@@ -65,19 +65,23 @@ export class ClassicHandler {
       this.#refuse(name, endpoint, 'name-taken', 'name already online', size);
       return;
     }
+    if (holder !== undefined && holder.instance !== undefined) {
+      this.#refuse(name, endpoint, 'name-taken', 'name already online', size); // on another instance
+      return;
+    }
     if (holder !== undefined) {
       // The same user again from the same endpoint (a retransmitted login): answer, announce nothing.
       this.#accept(endpoint);
       return;
     }
-    const previous = ctx.directory.byEndpoint(endpoint);
+    const previous = ctx.directory.localByEndpoint(endpoint);
     if (previous === undefined && ctx.directory.size >= ctx.limits.maxUsers) {
       this.#refuse(name, endpoint, 'server-full', 'server full', size);
       return;
     }
     if (previous !== undefined) {
       // A new name from an endpoint that is already online: the new login replaces the old one.
-      ctx.directory.remove(previous.name);
+      ctx.directory.remove(previous.name, 'replaced');
       ctx.emit('logout', { name: previous.name, endpoint, reason: 'replaced' });
       ctx.announce('logout', previous.name, endpoint);
     }
@@ -91,7 +95,7 @@ export class ClassicHandler {
   #logout(name: string, endpoint: Endpoint, from: Endpoint, size: number): void {
     const ctx = this.#ctx;
     const user = ctx.directory.byName(name);
-    if (user === undefined) {
+    if (user === undefined || user.instance !== undefined) {
       ctx.drop('not-logged-in', from, size);
       return;
     }

@@ -17,7 +17,15 @@ export interface OnlineUser {
   readonly identity?: Buffer;
   /** Classic users are always `online`; an `invisible` user is listed to nobody. */
   readonly status: Status;
+  /** The server instance that serves the user, when it is another one (a cluster); else absent. */
+  readonly instance?: string;
 }
+
+/** Why a user of this instance left the directory. */
+export type RemoveReason = 'logout' | 'replaced' | 'expired';
+
+/** A change to one of this instance's own users: `after` undefined when they left. */
+export type LocalChange = { readonly before: OnlineUser | undefined; readonly after: OnlineUser } | { readonly before: OnlineUser; readonly after: undefined; readonly reason: RemoveReason };
 
 /**
  * The in-memory directory of who is online: by name and by endpoint, both O(1).
@@ -29,6 +37,8 @@ export class Directory {
   readonly #byName = new Map<string, OnlineUser>();
   readonly #byEndpoint = new Map<string, OnlineUser>();
   #classicList: Buffer | null = null;
+  /** Told of every change to this instance's own users (the cluster publishes them). */
+  onLocalChange: ((change: LocalChange) => void) | null = null;
 
   get size(): number {
     return this.#byName.size;
@@ -49,16 +59,24 @@ export class Directory {
     this.#byName.set(user.name, user);
     this.#byEndpoint.set(endpointKey(user.endpoint), user);
     this.#classicList = null;
+    if (user.instance === undefined) this.onLocalChange?.({ before: old, after: user });
   }
 
   /** Removes a user; returns whether they were online. */
-  remove(name: string): boolean {
+  remove(name: string, reason: RemoveReason = 'logout'): boolean {
     const user = this.#byName.get(name);
     if (user === undefined) return false;
     this.#byName.delete(name);
     this.#byEndpoint.delete(endpointKey(user.endpoint));
     this.#classicList = null;
+    if (user.instance === undefined) this.onLocalChange?.({ before: user, after: undefined, reason });
     return true;
+  }
+
+  /** A user of this instance, by endpoint (a cluster's other users are not ours to log out). */
+  localByEndpoint(ep: Endpoint): OnlineUser | undefined {
+    const u = this.#byEndpoint.get(endpointKey(ep));
+    return u?.instance === undefined ? u : undefined;
   }
 
   /** Changes a user's status; returns the one before, or undefined when `name` is not online. */

@@ -1,7 +1,10 @@
 import { QimError } from '../errors.js';
 import { ed25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { isPort } from '../protocol/endpoint.js';
+import { randomBytes } from 'node:crypto';
 import { MemoryAccounts, type AccountStore } from './accounts.js';
+import type { Backplane } from './cluster/backplane.js';
+import { MemoryBackplane } from './cluster/memory.js';
 
 /**
  * Every limit of the server, with its default. docs/LIMITS.md lists them with the reasons.
@@ -63,6 +66,13 @@ export interface ServerOptions {
   readonly identity?: KeyPair;
   /** Where names are bound to keys; in memory when omitted (see `SqliteAccounts`). */
   readonly accounts?: AccountStore;
+  /**
+   * What this instance shares with the other instances of a cluster (`RedisBackplane`); a
+   * `MemoryBackplane` of its own when omitted (a lone server).
+   */
+  readonly backplane?: Backplane;
+  /** This instance's id in the cluster; random when omitted (a restarted instance is a new one). */
+  readonly instance?: string;
 }
 
 /** Options with every default applied and checked. */
@@ -72,6 +82,8 @@ export interface ResolvedServerOptions {
   readonly limits: ServerLimits;
   readonly identity: KeyPair;
   readonly accounts: AccountStore;
+  readonly backplane: Backplane;
+  readonly instance: string;
 }
 
 /** The default port of `qim server`, UDP and TCP. */
@@ -96,5 +108,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     limits,
     identity: o.identity ?? ed25519KeyPair(),
     accounts: o.accounts ?? new MemoryAccounts(),
+    backplane: o.backplane ?? new MemoryBackplane(),
+    instance: o.instance ?? randomBytes(6).toString('hex'),
   };
 }

@@ -9,13 +9,14 @@
  * between versions and asks for the whole list (LIST-REQUEST), which comes as a snapshot.
  */
 import { encodeClassic } from '../protocol/classic/datagram.js';
-import type { Endpoint } from '../protocol/endpoint.js';
+import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import {
   encodeV2,
   MAX_DATAGRAM,
   presenceEntryBytes,
   PRESENCE_HEADER_BYTES,
   type PresenceEntry,
+  type Status,
 } from '../protocol/v2/messages.js';
 import type { ServerContext } from './context.js';
 import type { OnlineUser } from './directory.js';
@@ -39,6 +40,23 @@ export function entryFor(user: OnlineUser): PresenceEntry {
     identity: user.identity ?? ZERO_KEY,
     endpoint: user.endpoint,
   };
+}
+
+/** What others could see of a user: where, and how (undefined: not online). */
+export type Seen = { readonly endpoint: Endpoint; readonly status: Status } | undefined;
+
+/**
+ * Tells everyone what changed in what they can see of `name`: an invisible user is seen by
+ * nobody, so going invisible looks like leaving and coming back like joining, and a new endpoint
+ * like leaving from the old one and joining at the new. Nothing visible changed: nothing is sent.
+ */
+export function announceVisibility(ctx: Pick<ServerContext, 'announce'>, name: string, before: Seen, after: Seen): void {
+  const was = before !== undefined && before.status !== 'invisible' ? before : undefined;
+  const is = after !== undefined && after.status !== 'invisible' ? after : undefined;
+  const moved = was !== undefined && is !== undefined && !sameEndpoint(was.endpoint, is.endpoint);
+  if (was !== undefined && (is === undefined || moved)) ctx.announce('logout', name, was.endpoint);
+  if (is !== undefined && (was === undefined || moved)) ctx.announce('login', name, is.endpoint);
+  else if (is !== undefined && was !== undefined && was.status !== is.status) ctx.announce('status', name, is.endpoint);
 }
 
 /** Versioned, batched presence fan-out. */
@@ -69,7 +87,7 @@ export class PresenceHub {
       const bytes = encodeClassic({ kind, name, endpoint });
       let recipients = 0;
       for (const user of ctx.directory.users()) {
-        if (user.name === name || user.protocol !== 'classic') continue;
+        if (user.name === name || user.protocol !== 'classic' || user.instance !== undefined) continue;
         ctx.send(bytes, user.endpoint);
         recipients++;
       }

@@ -20,6 +20,8 @@ import { CookieJar } from './cookie.js';
 import { ListService } from './list-service.js';
 import { PresenceHub } from './presence.js';
 import { V2Handler } from './v2.js';
+import type { AccountStore } from './accounts.js';
+import { ClusterLink, clusterAccounts } from './cluster/link.js';
 import { looksV2 } from '../protocol/v2/messages.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 
@@ -40,6 +42,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
   #list: ListService | null = null;
   #expiry: NodeJS.Timeout | null = null;
   #presence: PresenceHub | null = null;
+  #cluster: ClusterLink | null = null;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -76,7 +79,9 @@ export class QimServer extends EventEmitter<ServerEvents> {
     const { udp, tcp } = pair;
     this.#udp = udp;
     this.#tcp = tcp;
-    const ctx = this.#context(udp, tcp.port());
+    const { backplane, instance } = this.options;
+    const accounts = clusterAccounts(this.options.accounts, backplane);
+    const ctx = this.#context(udp, tcp.port(), accounts);
     const classic = new ClassicHandler(ctx);
     const list = new ListService(ctx, (request, from) => v2.tcpListRequest(request, from));
     this.#list = list;
@@ -84,11 +89,24 @@ export class QimServer extends EventEmitter<ServerEvents> {
     this.#presence = presence;
     const v2: V2Handler = new V2Handler(ctx, {
       identity: this.options.identity,
-      accounts: this.options.accounts,
+      accounts,
       cookies: new CookieJar(this.options.limits.cookieRotateMs),
       presence,
       now: Date.now,
     });
+    // Join the cluster (a lone server: its own in-memory backplane) before serving anyone, so that
+    // the first login already sees the other instances' users.
+    const cluster = new ClusterLink(ctx, backplane, instance, (name) => v2.evict(name), this.options.accounts);
+    try {
+      await cluster.start();
+    } catch (err) {
+      list.close();
+      presence.close();
+      await Promise.all([udp.close(), tcp.close()]);
+      this.#state = 'stopped';
+      throw new QimError('ERR_BAD_OPTION', `cannot join the cluster: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    this.#cluster = cluster;
     this.#expiry = setInterval(() => v2.expire(), Math.max(100, Math.floor(this.options.limits.heartbeatMs / 2)));
     this.#expiry.unref();
     udp.onError(() => this.counters.sendErrors++);
@@ -113,6 +131,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
     this.#list?.close();
     this.#presence?.close();
     if (this.#expiry !== null) clearInterval(this.#expiry);
+    await this.#cluster?.stop();
     await Promise.all([this.#udp?.close(), this.#tcp?.close()]);
     this.#state = 'stopped';
     this.emit('stopped', { counters: this.counters });
@@ -145,10 +164,10 @@ export class QimServer extends EventEmitter<ServerEvents> {
     }
   }
 
-  #context(udp: UdpTransport, tcpPort: number): ServerContext {
+  #context(udp: UdpTransport, tcpPort: number, accounts: AccountStore): ServerContext {
     return {
       directory: this.directory,
-      accounts: this.options.accounts,
+      accounts,
       limits: this.options.limits,
       counters: this.counters,
       tcpPort,

@@ -21,7 +21,7 @@ import type { DropReason } from '../protocol/result.js';
 import type { AccountStore } from './accounts.js';
 import type { ServerContext } from './context.js';
 import type { CookieJar } from './cookie.js';
-import type { PresenceHub, PresenceRecipient } from './presence.js';
+import { announceVisibility, type PresenceHub, type PresenceRecipient, type Seen } from './presence.js';
 import { RateLimiter } from './rate-limit.js';
 
 /** REFUSED codes (docs/PROTOCOL.md). */
@@ -39,8 +39,6 @@ interface Session {
   status: Status;
 }
 
-/** What others could see of a user: where, and how (undefined: not online). */
-type Seen = { readonly endpoint: Endpoint; readonly status: Status } | undefined;
 
 /** What the v2 handler needs beyond the shared context. */
 export interface V2Deps {
@@ -189,7 +187,7 @@ export class V2Handler {
       ctx.counters.logins++;
       ctx.emit('login', { name: m.name, endpoint: from, protocol: 'qim' });
     }
-    this.#publish(m.name, before, { endpoint: from, status: m.status });
+    announceVisibility(ctx, m.name, before, { endpoint: from, status: m.status });
 
     const welcome: Msg<'welcome'> = {
       type: 'welcome',
@@ -260,31 +258,26 @@ export class V2Handler {
     s.status = status;
     this.#ctx.directory.setStatus(s.name, status);
     this.#ctx.emit('status', { name: s.name, status, before });
-    this.#publish(s.name, { endpoint: s.endpoint, status: before }, { endpoint: s.endpoint, status });
+    announceVisibility(this.#ctx, s.name, { endpoint: s.endpoint, status: before }, { endpoint: s.endpoint, status });
   }
 
   /**
-   * Tells the others what changed in what they can see of `name`: an invisible user is seen by
-   * nobody, so going invisible looks like leaving and coming back like joining.
+   * Forgets the session of `name` without a word: the user logged in on another instance of the
+   * cluster, which now serves (and announces) them.
    */
-  #publish(name: string, before: Seen, after: Seen): void {
-    const ctx = this.#ctx;
-    const was = before !== undefined && before.status !== 'invisible' ? before : undefined;
-    const is = after !== undefined && after.status !== 'invisible' ? after : undefined;
-    const moved = was !== undefined && is !== undefined && !sameEndpoint(was.endpoint, is.endpoint);
-    if (was !== undefined && (is === undefined || moved)) ctx.announce('logout', name, was.endpoint);
-    if (is !== undefined && (was === undefined || moved)) ctx.announce('login', name, is.endpoint);
-    else if (is !== undefined && was !== undefined && was.status !== is.status) ctx.announce('status', name, is.endpoint);
+  evict(name: string): void {
+    const s = this.#byName.get(name);
+    if (s !== undefined) this.#forget(s);
   }
 
   #end(s: Session, reason: 'logout' | 'expired'): void {
     this.#forget(s);
     const ctx = this.#ctx;
-    ctx.directory.remove(s.name);
+    ctx.directory.remove(s.name, reason);
     if (reason === 'logout') ctx.counters.logouts++;
     else ctx.counters.expired++;
     ctx.emit('logout', { name: s.name, endpoint: s.endpoint, reason });
-    this.#publish(s.name, { endpoint: s.endpoint, status: s.status }, undefined);
+    announceVisibility(ctx, s.name, { endpoint: s.endpoint, status: s.status }, undefined);
   }
 
   #forget(s: Session): void {
