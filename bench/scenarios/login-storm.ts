@@ -1,0 +1,175 @@
+/**
+ * Scenario 1, the login storm: N users log in at once; how long until every user's list is
+ * complete, what the server sent, and what it cost in CPU and memory. Implementations:
+ *
+ * - `qim`: QimServer, users speaking the qim protocol (batched, versioned presence);
+ * - `qim-classic`: QimServer, users speaking classic (one datagram per join per user, TCP list);
+ * - `naive`: the seed-like baseline (a fresh socket per datagram).
+ */
+import { startFleet } from '../lib/fleet.js';
+import { progress } from '../lib/progress.js';
+import { fmt, fmtBytes, fmtMs, fmtRatio, percentile, ratio, table } from '../lib/stats.js';
+import { loadText, udpDelta, udpKernelCounters, type UdpKernelCounters } from '../lib/system.js';
+import { wallMs } from '../users/common.js';
+import type { StormResult } from '../users/worker.js';
+import type { Measurement } from '../server-child.js';
+
+export type StormImpl = 'qim' | 'qim-classic' | 'naive';
+export const STORM_IMPLS: readonly StormImpl[] = ['qim', 'qim-classic', 'naive'];
+
+export interface StormRun {
+  readonly impl: StormImpl;
+  readonly n: number;
+  readonly deadlineMs: number;
+  /** Users whose list was complete by the deadline. */
+  readonly completed: number;
+  /** Time until every list was complete (NaN when some never were). */
+  readonly convergeMs: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  /**
+   * When not every list completed: the time the server would need, at the rate it sent during
+   * the run, for the datagrams a complete storm takes (classic: one per join per user). NaN else.
+   */
+  readonly estimatedMs: number;
+  /** Per user, ms until its list was complete (NaN: never), for the convergence chart. */
+  readonly completeAt: Float64Array;
+  readonly server: Measurement;
+  /** Memory per online user after GC: heap and RSS growth over the run, divided by N. */
+  readonly heapPerUser: number;
+  readonly rssPerUser: number;
+  readonly clientStats: StormResult['stats'];
+  /** The busiest load generator's event-loop utilization (near 1: the clients, not the server, set the pace). */
+  readonly loadGenElu: number;
+  /** Kernel UDP drops during the run (whole machine). */
+  readonly kernel: UdpKernelCounters;
+  readonly load: string;
+}
+
+export interface StormOptions {
+  readonly impl: StormImpl;
+  readonly n: number;
+  readonly deadlineMs: number;
+  readonly serverFlags?: readonly string[];
+}
+
+export async function runStorm(o: StormOptions): Promise<StormRun> {
+  const completes: number[] = [];
+  const bar = progress(`storm ${o.impl} N=${fmt(o.n)}`, o.n);
+  const fleet = await startFleet({
+    impl: o.impl === 'naive' ? 'naive' : 'qim',
+    kind: o.impl === 'qim' ? 'v2' : 'classic',
+    users: o.n,
+    ...(o.serverFlags ? { serverFlags: o.serverFlags } : {}),
+    onEvent: (w, event, data) => {
+      if (event !== 'progress') return;
+      completes[w] = (data as { complete: number }).complete;
+      bar.update(
+        completes.reduce((a, b) => a + b, 0),
+        `${fmtMs(wallMs() - startAt)}`,
+      );
+    },
+  });
+  let startAt = wallMs();
+  try {
+    await fleet.server.call('begin');
+    const kernelBefore = udpKernelCounters();
+    const load = loadText();
+    startAt = wallMs() + 300;
+    const results = await Promise.all(fleet.workers.map((w) => w.call<StormResult>('storm', { startAt, deadlineMs: o.deadlineMs })));
+    const server = await fleet.server.call<Measurement>('end');
+    const kernel = udpDelta(kernelBefore, udpKernelCounters());
+    bar.stop();
+    const completeAt = new Float64Array(o.n);
+    let at = 0;
+    const clientStats = { retries: 0, resyncTcp: 0, resyncUdp: 0, datagramsIn: 0, bytesIn: 0 };
+    for (const r of results) {
+      completeAt.set(r.completeAt, at);
+      at += r.completeAt.length;
+      for (const k of Object.keys(clientStats) as (keyof typeof clientStats)[]) clientStats[k] += r.stats[k];
+    }
+    let completed = 0;
+    let last = 0;
+    for (const v of completeAt) {
+      if (Number.isFinite(v)) {
+        completed++;
+        last = Math.max(last, v);
+      }
+    }
+    const all = completed === o.n;
+    // A classic storm takes one datagram per join per other user, an Accept per user.
+    const needed = (o.n * (o.n - 1)) / 2 + o.n;
+    const elapsed = Math.min(o.deadlineMs, wallMs() - startAt);
+    const estimatedMs = !all && o.impl !== 'qim' && server.traffic.datagramsOut > 0 ? (elapsed * needed) / server.traffic.datagramsOut : Number.NaN;
+    return {
+      impl: o.impl,
+      n: o.n,
+      deadlineMs: o.deadlineMs,
+      completed,
+      convergeMs: all ? last : Number.NaN,
+      p50Ms: percentile(completeAt, 50),
+      p90Ms: percentile(completeAt, 90),
+      estimatedMs,
+      completeAt,
+      server,
+      heapPerUser: (server.memAfter.heapUsed + server.memAfter.external - server.memBefore.heapUsed - server.memBefore.external) / o.n,
+      rssPerUser: (server.memAfter.rss - server.memBefore.rss) / o.n,
+      clientStats,
+      loadGenElu: Math.max(...results.map((r) => r.elu)),
+      kernel,
+      load,
+    };
+  } finally {
+    bar.stop();
+    await fleet.close();
+  }
+}
+
+/** The convergence time, or what stands in for it: `> deadline` (with the estimate) when unfinished. */
+export function convergeText(r: StormRun): string {
+  if (Number.isFinite(r.convergeMs)) return fmtMs(r.convergeMs);
+  const est = Number.isFinite(r.estimatedMs) ? `, est. ${fmtMs(r.estimatedMs)}` : '';
+  return `> ${fmtMs(r.deadlineMs)} (${((100 * r.completed) / r.n).toFixed(1)}%${est})`;
+}
+
+/** The best known time for a run: measured, else estimated, else at least the deadline. */
+function effectiveMs(r: StormRun): { ms: number; lowerBound: boolean } {
+  if (Number.isFinite(r.convergeMs)) return { ms: r.convergeMs, lowerBound: false };
+  if (Number.isFinite(r.estimatedMs)) return { ms: r.estimatedMs, lowerBound: false };
+  return { ms: r.deadlineMs, lowerBound: true };
+}
+
+/** How many times faster qim converged than `other` ("≥" when `other` never finished). */
+export function speedup(qim: StormRun, other: StormRun): string {
+  if (!Number.isFinite(qim.convergeMs)) return '—';
+  const o = effectiveMs(other);
+  const r = fmtRatio(ratio(o.ms, qim.convergeMs));
+  return o.lowerBound ? `≥ ${r}` : Number.isFinite(other.convergeMs) ? r : `~${r}`;
+}
+
+export function stormTable(runs: readonly StormRun[]): string {
+  const rows = runs.map((r) => {
+    const qim = runs.find((q) => q.n === r.n && q.impl === 'qim');
+    return [
+      `${r.impl}`,
+      fmt(r.n),
+      convergeText(r),
+      fmtMs(r.p50Ms),
+      qim === undefined || r.impl === 'qim' ? '' : speedup(qim, r),
+      fmt(r.server.traffic.datagramsOut),
+      fmtBytes(r.server.traffic.bytesOut),
+      fmt(r.server.cpuUserMs + r.server.cpuSystemMs),
+      fmtBytes(r.server.peakRss),
+      r.impl === 'naive' ? '—' : fmtBytes(r.heapPerUser),
+      fmt(r.kernel.rcvbufErrors),
+      fmt(r.clientStats.retries),
+      fmt(r.clientStats.resyncTcp + r.clientStats.resyncUdp),
+      `${Math.round(r.server.elu * 100)}% / ${Math.round(r.loadGenElu * 100)}%`,
+      r.load.replace('load ', ''),
+    ];
+  });
+  return table(
+    ['impl', 'N', 'all lists complete', 'p50', 'qim faster', 'datagrams out', 'bytes out', 'server CPU ms', 'peak RSS', 'heap/user', 'kernel drops', 'login retries', 'refetches', 'busy srv/clients', 'load 1/5/15'],
+    rows,
+  );
+}

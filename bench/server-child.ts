@@ -1,0 +1,196 @@
+/**
+ * The server under test, in its own process so that its CPU time and memory are its own: either
+ * qim's `QimServer` or the naive seed-like baseline. Run with `--expose-gc` so memory can be read
+ * after a full collection.
+ *
+ * Commands: start, begin (reset the measurement), sample (counters now), end (the measurement),
+ * prefill (put users straight into the directory, for the list-fetch scenario), stop.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { QimServer } from '../src/server/server.js';
+import type { ServerLimits } from '../src/server/options.js';
+import { NaiveServer } from './naive-server.js';
+import { serve } from './lib/rpc.js';
+
+/** Which server runs. */
+export type ServerImpl = 'qim' | 'naive';
+
+export interface StartArg {
+  readonly impl: ServerImpl;
+  readonly host: string;
+  readonly limits?: Partial<ServerLimits>;
+}
+
+/** Memory as `process.memoryUsage()` reports it, in bytes. */
+export interface Memory {
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+}
+
+/** Traffic the server counted. */
+export interface Traffic {
+  readonly datagramsOut: number;
+  readonly bytesOut: number;
+  readonly datagramsIn: number;
+  readonly bytesIn: number;
+  readonly listsSent: number;
+  readonly drops: number;
+  /** qim only: drops by reason. */
+  readonly dropReasons: Record<string, number>;
+}
+
+export interface Measurement {
+  /** CPU time used since `begin`, user and system, in ms. */
+  readonly cpuUserMs: number;
+  readonly cpuSystemMs: number;
+  /** Peak resident set since `begin` (the kernel's high-water mark), and peak heap sampled. */
+  readonly peakRss: number;
+  readonly peakHeapUsed: number;
+  /** After a full GC, at `begin` and now. */
+  readonly memBefore: Memory;
+  readonly memAfter: Memory;
+  /** Traffic since `begin`. */
+  readonly traffic: Traffic;
+  /** Users online now. */
+  readonly online: number;
+  /** Event-loop utilization since `begin` (0..1). */
+  readonly elu: number;
+  /** Sends still queued (naive server only). */
+  readonly backlog: number;
+}
+
+let qim: QimServer | null = null;
+let naive: NaiveServer | null = null;
+let base: { cpu: NodeJS.CpuUsage; traffic: Traffic; mem: Memory; elu: ReturnType<typeof performance.eventLoopUtilization> } | null = null;
+let peakHeap = 0;
+let sampler: NodeJS.Timeout | null = null;
+
+function traffic(): Traffic {
+  if (qim !== null) {
+    const c = qim.counters;
+    let drops = 0;
+    for (const v of Object.values(c.drops)) drops += v;
+    return { datagramsOut: c.datagramsOut, bytesOut: c.bytesOut, datagramsIn: c.datagramsIn, bytesIn: c.bytesIn, listsSent: c.listsSent, drops, dropReasons: { ...c.drops } };
+  }
+  const c = naive?.counters;
+  return { datagramsOut: c?.datagramsOut ?? 0, bytesOut: c?.bytesOut ?? 0, datagramsIn: c?.datagramsIn ?? 0, bytesIn: c?.bytesIn ?? 0, listsSent: c?.listsSent ?? 0, drops: 0, dropReasons: {} };
+}
+
+function memoryAfterGc(): Memory {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run the server child with --expose-gc');
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+}
+
+/** The kernel's peak RSS of this process, reset by writing 5 to clear_refs (Linux; root or owner). */
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : process.memoryUsage().rss;
+  } catch {
+    return process.memoryUsage().rss;
+  }
+}
+
+function resetPeakRss(): void {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    // Not Linux, or not allowed: the peak then counts from the start of the process.
+  }
+}
+
+function online(): number {
+  return qim?.directory.size ?? naive?.users.size ?? 0;
+}
+
+serve({
+  async start(arg: StartArg): Promise<{ port: number }> {
+    if (arg.impl === 'qim') {
+      qim = new QimServer({ host: arg.host, port: 0, ...(arg.limits ? { limits: arg.limits } : {}) });
+      await qim.start();
+      return { port: qim.endpoint.port };
+    }
+    naive = new NaiveServer();
+    await naive.start(arg.host, 0);
+    return { port: naive.port };
+  },
+
+  begin(): Memory {
+    const mem = memoryAfterGc();
+    resetPeakRss();
+    peakHeap = mem.heapUsed;
+    base = { cpu: process.cpuUsage(), traffic: traffic(), mem, elu: performance.eventLoopUtilization() };
+    if (sampler !== null) clearInterval(sampler);
+    sampler = setInterval(() => {
+      peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+    }, 25);
+    return mem;
+  },
+
+  sample(): { traffic: Traffic; online: number; backlog: number } {
+    return { traffic: traffic(), online: online(), backlog: naive?.backlog ?? 0 };
+  },
+
+  end(): Measurement {
+    if (base === null) throw new Error('end without begin');
+    if (sampler !== null) clearInterval(sampler);
+    sampler = null;
+    const cpu = process.cpuUsage(base.cpu);
+    const elu = performance.eventLoopUtilization(base.elu).utilization;
+    const peak = Math.max(peakHeap, process.memoryUsage().heapUsed);
+    const rssPeak = peakRss();
+    const now = traffic();
+    const t0 = base.traffic;
+    const memAfter = memoryAfterGc();
+    return {
+      cpuUserMs: cpu.user / 1000,
+      cpuSystemMs: cpu.system / 1000,
+      peakRss: rssPeak,
+      peakHeapUsed: peak,
+      memBefore: base.mem,
+      memAfter,
+      traffic: {
+        datagramsOut: now.datagramsOut - t0.datagramsOut,
+        bytesOut: now.bytesOut - t0.bytesOut,
+        datagramsIn: now.datagramsIn - t0.datagramsIn,
+        bytesIn: now.bytesIn - t0.bytesIn,
+        listsSent: now.listsSent - t0.listsSent,
+        drops: now.drops - t0.drops,
+        dropReasons: Object.fromEntries(Object.entries(now.dropReasons).map(([k, v]) => [k, v - (t0.dropReasons[k] ?? 0)])),
+      },
+      online: online(),
+      elu,
+      backlog: naive?.backlog ?? 0,
+    };
+  },
+
+  /**
+   * Puts `n` users straight into the directory (qim: as qim users with random keys; naive: into its
+   * map), at endpoints nobody listens on. For the list-fetch scenario, whose subject is the fetch,
+   * not the logins that the login storm measures.
+   */
+  prefill(arg: { n: number; prefix: string }): number {
+    for (let i = 0; i < arg.n; i++) {
+      const address = `127.3.${(i >> 8) & 0xff}.${i & 0xff}`;
+      const port = 20000 + (i % 40000);
+      const name = `${arg.prefix}${i}`;
+      if (qim !== null) {
+        qim.directory.add({ name, endpoint: { address, port }, protocol: 'qim', since: Date.now(), identity: randomBytes(32), status: 'online' });
+      } else naive?.users.set(name, `${address}:${port}`);
+    }
+    return online();
+  },
+
+  async stop(): Promise<void> {
+    await qim?.stop();
+    await naive?.stop();
+  },
+});

@@ -1,0 +1,325 @@
+/**
+ * A lean qim-protocol user for the load generator: the exchanges of src/client/server-link.ts
+ * (HELLO/COOKIE, a LOGIN signed with Ed25519, the control key from WELCOME, LIST-REQUEST over UDP,
+ * PRESENCE batches applied by version, heartbeats, and a resync over TCP on a gap, falling back to
+ * UDP) without the events, objects and checks a person's client needs. Thousands share a process.
+ *
+ * What it leaves out, on purpose: it does not check the WELCOME's signature nor the MAC of each
+ * PRESENCE (the server computes them all the same; the harness test runs the real client too).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:dgram';
+import { connect } from 'node:net';
+import { sign, x25519, x25519KeyPair, type KeyPair } from '../../src/crypto/keys.js';
+import { controlKey, sessionMac } from '../../src/crypto/control.js';
+import { defaultRetryDelay } from '../../src/client/server-link.js';
+import { decodeV2, encodeV2, loginSigned, SESSION_MAC_OFFSET } from '../../src/protocol/v2/messages.js';
+import { frameDatagrams, splitFrames } from '../../src/protocol/v2/stream.js';
+import { BaseUser, bindUserSocket, indexOfName, OneWaiter, newUserStats, wallMs, type UserOptions } from './common.js';
+import { presenceHeader, scanPresence, type PresenceHeader } from './presence-scan.js';
+
+const U = 0x75; // 'u': users of the run
+const J = 0x6a; // 'j': churn joiners
+
+/** Each step of the login waits this long before the attempt starts again (as ServerLink). */
+const ATTEMPT_MS = 1000;
+
+export interface V2UserOptions extends UserOptions {
+  readonly identity: KeyPair;
+  /** Send heartbeats (off for short-lived churn joiners). */
+  readonly heartbeats: boolean;
+}
+
+type State = 'idle' | 'hello' | 'login' | 'online' | 'closed';
+
+export class V2User extends BaseUser {
+  readonly #o: V2UserOptions;
+  #socket: Socket | null = null;
+  #state: State = 'idle';
+  #nonce = randomBytes(16);
+  /** Made ahead (setup is not timed); each later attempt makes a fresh one, as ServerLink does. */
+  #ephemeral: KeyPair = x25519KeyPair();
+  #ephemeralUsed = false;
+  #loginBytes: Buffer | null = null;
+  #session: Buffer | null = null;
+  #macKey: Buffer | null = null;
+  #counter = 0;
+  #version = -1;
+  #heartbeatMs = 5000;
+  #attempts = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #beat: NodeJS.Timeout | null = null;
+  #resyncing = false;
+  readonly #parts = new Map<number, (Buffer | undefined)[]>();
+  readonly #header: PresenceHeader = { fromVersion: 0, toVersion: 0, part: 0, parts: 0 };
+  /** A UDP list fetch waiting for its snapshot (list-fetch scenario). */
+  readonly #snapshot = new OneWaiter();
+
+  constructor(options: V2UserOptions) {
+    super(options);
+    this.#o = options;
+  }
+
+  /** Binds the user's socket. */
+  async bind(): Promise<void> {
+    this.#socket = await bindUserSocket(this.#o.address, this.#o.recvBufferSize, (bytes) => this.#receive(bytes));
+  }
+
+  get online(): boolean {
+    return this.#state === 'online';
+  }
+
+  start(): void {
+    this.startedAt = wallMs();
+    this.#hello();
+  }
+
+  logout(): void {
+    if (this.#state === 'online') this.#send(this.#sessionBytes(0x08));
+    this.close();
+  }
+
+  close(): void {
+    this.#state = 'closed';
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#beat !== null) clearTimeout(this.#beat);
+    this.#socket?.close();
+    this.#socket = null;
+  }
+
+  #send(bytes: Uint8Array): void {
+    this.#socket?.send(bytes, this.#o.server.port, this.#o.server.address);
+  }
+
+  #hello(): void {
+    this.#state = 'hello';
+    this.#nonce = randomBytes(16);
+    this.#send(encodeV2({ type: 'hello', nonce: this.#nonce }));
+    this.#arm();
+  }
+
+  /** Restarts the login after ATTEMPT_MS without an answer; after three attempts, backs off. */
+  #arm(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      if (this.#state !== 'hello' && this.#state !== 'login') return;
+      this.stats.retries++;
+      const attempt = ++this.#attempts;
+      const delay = attempt < 3 ? 0 : defaultRetryDelay(attempt - 2);
+      this.#timer = setTimeout(() => this.#hello(), delay);
+    }, ATTEMPT_MS);
+  }
+
+  #receive(bytes: Buffer): void {
+    this.stats.datagramsIn++;
+    this.stats.bytesIn += bytes.length;
+    if (bytes[0] !== 0x02) return;
+    switch (bytes[1]) {
+      case 0x02: // COOKIE
+        if (this.#state === 'hello' && bytes.length === 34 && bytes.subarray(2, 18).equals(this.#nonce)) this.#login(bytes.subarray(18, 34));
+        return;
+      case 0x04: // WELCOME
+      case 0x05: // REFUSED
+        if (this.#state === 'login') this.#welcome(bytes);
+        else if (bytes[1] === 0x05 && bytes[2] === 6 && this.#state === 'online') this.#hello(); // unknown session
+        return;
+      case 0x07: // HEARTBEAT-ACK: the list version it carries reveals a lost delta
+        if (this.#state === 'online' && bytes.length === 38 && bytes.readUInt32BE(18) > this.#version && this.#parts.size === 0) this.#resync();
+        return;
+      case 0x09:
+        if (this.#state === 'online') this.#presence(bytes);
+        return;
+      default:
+    }
+  }
+
+  #login(cookie: Buffer): void {
+    this.#state = 'login';
+    if (this.#ephemeralUsed) this.#ephemeral = x25519KeyPair();
+    this.#ephemeralUsed = true;
+    const login = {
+      type: 'login' as const,
+      cookie: Buffer.from(cookie),
+      nonce: this.#nonce,
+      identity: this.#o.identity.publicKey,
+      ephemeral: this.#ephemeral.publicKey,
+      time: Date.now(),
+      status: 'online' as const,
+      name: this.#o.name,
+      endpoint: { address: this.#o.address, port: this.#socket?.address().port ?? 0 },
+      signature: Buffer.alloc(64),
+    };
+    this.#loginBytes = encodeV2({ ...login, signature: sign(this.#o.identity, loginSigned(login)) });
+    this.loginSentAt = wallMs();
+    this.#send(this.#loginBytes);
+    this.#arm();
+  }
+
+  #welcome(bytes: Buffer): void {
+    const d = decodeV2(bytes);
+    if (!d.ok || this.#loginBytes === null) return;
+    if (d.value.type === 'refused') {
+      // Refused (e.g. rate-limited into a stale login): try again as the client would.
+      this.stats.retries++;
+      this.#timer = setTimeout(() => this.#hello(), defaultRetryDelay(1));
+      return;
+    }
+    if (d.value.type !== 'welcome') return;
+    const shared = x25519(this.#ephemeral, d.value.serverEphemeral);
+    if (shared === null) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#session = d.value.session;
+    this.#macKey = controlKey(shared, this.#loginBytes);
+    this.#heartbeatMs = d.value.heartbeatMs;
+    this.#counter = 0;
+    this.#version = -1;
+    this.#parts.clear();
+    this.#state = 'online';
+    this.onlineAt = wallMs();
+    this.#o.observer.onOnline?.(this);
+    this.#send(this.#sessionBytes(0x0a)); // LIST-REQUEST over UDP, as ServerLink does after WELCOME
+    if (this.#o.heartbeats) this.#heartbeat();
+  }
+
+  #heartbeat(): void {
+    this.#beat = setTimeout(() => {
+      if (this.#state !== 'online') return;
+      this.#send(this.#sessionBytes(0x06));
+      this.#heartbeat();
+    }, this.#heartbeatMs);
+    this.#beat.unref();
+  }
+
+  /** A session message (HEARTBEAT 06, LOGOUT 08, LIST-REQUEST 0a) with the next counter. */
+  #sessionBytes(type: number): Buffer {
+    const out = Buffer.alloc(38);
+    out[0] = 0x02;
+    out[1] = type;
+    (this.#session as Buffer).copy(out, 2);
+    out.writeUIntBE(++this.#counter, 12, 6);
+    out.writeUInt32BE(Math.max(0, this.#version), 18);
+    sessionMac(this.#macKey as Buffer, out).copy(out, SESSION_MAC_OFFSET);
+    return out;
+  }
+
+  #presence(bytes: Buffer): void {
+    const h = this.#header;
+    if (!presenceHeader(bytes, h)) return;
+    let batch: (Buffer | undefined)[];
+    if (h.parts === 1) batch = [bytes];
+    else {
+      const key = h.fromVersion * 0x1_0000_0000 + h.toVersion;
+      let parts = this.#parts.get(key);
+      if (parts === undefined) {
+        parts = new Array<Buffer | undefined>(h.parts);
+        this.#parts.set(key, parts);
+      }
+      parts[h.part] = bytes;
+      for (const p of parts) if (p === undefined) return;
+      this.#parts.delete(key);
+      batch = parts;
+    }
+    this.#batch(h.fromVersion, h.toVersion, batch as Buffer[]);
+  }
+
+  #batch(from: number, to: number, parts: readonly Buffer[]): void {
+    if (from === 0) {
+      if (to < this.#version) return;
+      this.#replace(parts, to);
+    } else if (from === this.#version) {
+      for (const p of parts) this.#apply(p);
+      this.#version = to;
+    } else if (from > this.#version && this.#version >= 0) {
+      this.#resync();
+    }
+  }
+
+  #replace(parts: readonly Buffer[], version: number): void {
+    if (this.#snapshot.waiting) this.#snapshot.settle(entryCount(parts));
+    this.list.clear();
+    for (const p of parts) this.#apply(p);
+    this.#version = version;
+    this.#o.observer.onListChange?.(this);
+  }
+
+  #apply(bytes: Buffer): void {
+    let changed = false;
+    scanPresence(bytes, (upsert, at, len) => {
+      const u = indexOfName(bytes, at, len, U);
+      if (u >= 0) {
+        if (upsert) this.list.add(u);
+        else this.list.delete(u);
+        changed = true;
+        return;
+      }
+      const j = indexOfName(bytes, at, len, J);
+      if (j >= 0) this.#o.observer.onJoiner?.(this, j, upsert);
+    });
+    if (changed) this.#o.observer.onListChange?.(this);
+  }
+
+  /**
+   * Fetches the whole list once (list-fetch scenario) over TCP or UDP; resolves with the number of
+   * entries received, or -1 when it failed or timed out.
+   */
+  fetchList(over: 'tcp' | 'udp', timeoutMs = 5000): Promise<number> {
+    if (this.#state !== 'online') return Promise.resolve(-1);
+    const request = this.#sessionBytes(0x0a);
+    if (over === 'udp') {
+      const done = this.#snapshot.arm(timeoutMs, () => this.#parts.clear());
+      this.#send(request);
+      return done;
+    }
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      const socket = connect({ host: this.#o.server.address, port: this.#o.server.port, localAddress: this.#o.address, noDelay: true });
+      const timer = setTimeout(() => socket.destroy(), timeoutMs);
+      socket.on('connect', () => socket.write(frameDatagrams([request])));
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => {
+        clearTimeout(timer);
+        const frames = splitFrames(Buffer.concat(chunks));
+        const h = this.#header;
+        if (frames === null || frames[0] === undefined || !presenceHeader(frames[0], h) || frames.length !== h.parts) return resolve(-1);
+        resolve(entryCount(frames));
+      });
+    });
+  }
+
+  /** The whole list over TCP (single-flight); on failure a LIST-REQUEST over UDP, as ServerLink. */
+  #resync(): void {
+    if (this.#resyncing || this.#state !== 'online') return;
+    this.#resyncing = true;
+    const macKey = this.#macKey;
+    const request = frameDatagrams([this.#sessionBytes(0x0a)]);
+    const chunks: Buffer[] = [];
+    const socket = connect({ host: this.#o.server.address, port: this.#o.server.port, localAddress: this.#o.address, noDelay: true });
+    const timer = setTimeout(() => socket.destroy(), 5000);
+    socket.on('connect', () => socket.write(request));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      clearTimeout(timer);
+      this.#resyncing = false;
+      if (this.#state !== 'online' || this.#macKey !== macKey) return;
+      const frames = splitFrames(Buffer.concat(chunks));
+      const first = frames?.[0];
+      const h = this.#header;
+      if (frames !== null && first !== undefined && presenceHeader(first, h) && h.fromVersion === 0 && frames.length === h.parts) {
+        this.stats.resyncTcp++;
+        this.#batch(0, h.toVersion, frames);
+      } else {
+        this.stats.resyncUdp++;
+        this.#send(this.#sessionBytes(0x0a));
+      }
+    });
+  }
+}
+
+/** Entries in the PRESENCE datagrams of one batch. */
+function entryCount(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (const p of parts) n += p.readUInt16BE(14);
+  return n;
+}
