@@ -46,7 +46,7 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
     }
     const serverKey = profile.serverKey(serverText);
     const { store } = profile;
-    const peerPins = { get: (name: string) => store.peerKey(serverText, name), pin: (name: string, key: Buffer) => store.pinPeer(serverText, name, key) };
+    const peerPins = profile.peerPins(serverText);
     const qim = new QimChatClient({ server: opts.server, name: opts.name, identity: profile.identity, peerPins, ...endpointOpts, ...(serverKey ? { serverKey } : {}) });
     history = new HistoryRecorder(qim, store, serverText);
     afterLogin = () => {
