@@ -74,10 +74,12 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
       data: opts.data,
       key: fingerprint(identity.publicKey),
       http: dashboard?.url,
-      instance: server.options.instance,
-      cluster: opts.redis === undefined ? undefined : redactUrl(opts.redis),
     }),
   );
+  if (opts.redis !== undefined) {
+    const redis = redactUrl(opts.redis);
+    server.on('started', () => log.info('cluster', { instance: server.options.instance, redis }));
+  }
   onActivity(server, (a) => {
     if (a.dropReason === undefined || limiter.allow(a.dropReason)) log[a.level](a.event, a.fields);
   });

@@ -25,7 +25,7 @@ afterEach(async () => {
 async function instance(data: string, port = 0): Promise<{ p: QimProcess; port: number }> {
   const p = startQim(['server', '--host', '127.0.0.1', '--port', String(port), '--data', data, '--log', 'json', '--redis', redis.url]);
   const started = await p.waitForJson(isEvent('started'));
-  expect(started).toMatchObject({ cluster: expect.stringMatching(/^redis:\/\//), instance: expect.any(String) });
+  expect(await p.waitForJson(isEvent('cluster'))).toMatchObject({ redis: expect.stringMatching(/^redis:\/\//), instance: expect.any(String) });
   return { p, port: Number(String(started.udp).split(':').pop()) };
 }
 
