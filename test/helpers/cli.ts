@@ -2,7 +2,9 @@
  * Test helper: runs the `qim` CLI from source (`node --import tsx src/cli/main.ts ...`) as a child
  * process with piped stdio, reads its stdout line by line, and lets a test wait for the line or
  * JSON event it expects. Every process started here is killed by {@link killAllQim} (call it in
- * `afterEach`), and as a last resort when the test process exits.
+ * `afterEach`), and as a last resort when the test process exits. With `netns`, the process runs in
+ * that network namespace (`ip netns exec`, which execs in place: the child's pid is node's), as the
+ * network tests do (test/net); {@link startNodeScript} runs another script of the repository the same way.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -74,16 +76,18 @@ class QimProcessImpl implements QimProcess {
   readonly #taken: boolean[] = [];
   readonly #waiters: Waiter[] = [];
   readonly #args: readonly string[];
+  readonly #label: string;
   #partial = '';
   #exitText = '';
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv) {
+  constructor(script: string, args: readonly string[], env: NodeJS.ProcessEnv, netns: string | undefined, label: string) {
     this.#args = args;
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    this.#label = label;
+    const argv = ['--import', 'tsx', script, ...args];
+    this.child =
+      netns === undefined
+        ? spawn(process.execPath, argv, { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] })
+        : spawn('ip', ['netns', 'exec', netns, process.execPath, ...argv], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout.setEncoding('utf8');
     this.child.stderr.setEncoding('utf8');
     this.child.stdout.on('data', (chunk: string) => this.#onData(chunk));
@@ -188,7 +192,7 @@ class QimProcessImpl implements QimProcess {
   #failure(reason: string): Error {
     const out = this.lines.length === 0 ? '  (none)' : this.lines.map((l) => `  ${l}`).join('\n');
     const err = this.stderr === '' ? '  (empty)' : this.stderr;
-    return new Error(`qim ${this.#args.join(' ')}: ${reason}\nstdout:\n${out}\nstderr:\n${err}`);
+    return new Error(`${this.#label} ${this.#args.join(' ')}: ${reason}\nstdout:\n${out}\nstderr:\n${err}`);
   }
 }
 
@@ -202,8 +206,24 @@ function parseObject(line: string): JsonObject | null {
   }
 }
 
+/** Options of {@link startQim} and {@link startNodeScript}. */
+export interface StartOptions {
+  /** The child's whole environment (default: this process's, with `NO_COLOR=1`); `XDG_DATA_HOME` is added unless given. */
+  env?: NodeJS.ProcessEnv;
+  /** A network namespace (`ip netns` name) to run in; needs root. */
+  netns?: string;
+}
+
 /** Starts `qim ARGS...` from source with piped stdio (so `qim chat` runs in line mode). */
-export function startQim(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): QimProcess {
+export function startQim(args: readonly string[], options: StartOptions = {}): QimProcess {
+  return startNodeScript('src/cli/main.ts', args, options, 'qim');
+}
+
+/**
+ * Starts `node --import tsx SCRIPT ARGS...` (SCRIPT relative to the repository root) like
+ * {@link startQim}: piped stdio, line waits, killed by {@link killAllQim}. `label` names it in errors.
+ */
+export function startNodeScript(script: string, args: readonly string[], options: StartOptions = {}, label = script): QimProcess {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', () => {
@@ -212,7 +232,7 @@ export function startQim(args: readonly string[], options: { env?: NodeJS.Proces
   }
   // Every spawned qim keeps its files (server accounts and key) in a folder of its own.
   const data = mkdtempSync(join(tmpdir(), 'qim-cli-'));
-  const p = new QimProcessImpl(args, { XDG_DATA_HOME: data, ...(options.env ?? { ...process.env, NO_COLOR: '1' }) });
+  const p = new QimProcessImpl(script, args, { XDG_DATA_HOME: data, ...(options.env ?? { ...process.env, NO_COLOR: '1' }) }, options.netns, label);
   void p.exited.then(() => rmSync(data, { recursive: true, force: true }));
   live.add(p);
   return p;
