@@ -213,6 +213,36 @@ describe('the test internet', () => {
   });
 });
 
+describe('binding timeout', () => {
+  it('a NAT with bindingTimeoutSeconds forgets an idle binding after that long, and keeps one in use', async () => {
+    const net = await buildInternet({ nats: [{ kind: 'endpoint-independent', bindingTimeoutSeconds: 2 }] });
+    try {
+      const [h1] = net.hosts;
+      if (h1 === undefined) throw new Error('no h1');
+      await (await net.udpAgent(net.server)).bind({ port: ECHO_PORT, echo: true });
+      const sock = await (await net.udpAgent(h1)).bind();
+      const echo = `${net.server.address}:${ECHO_PORT}`;
+      const mapped = await sock.observedBy(echo);
+      const binding = (await h1.nat.bindings()).find((b) => b.public === mapped);
+      expect(binding?.expiresIn).toBeLessThanOrEqual(2);
+      // Kept alive by a datagram every 500 ms for 3 s (longer than the timeout): the same mapping.
+      await sock.send(echo, 'keepalive', { count: 6, intervalMs: 500 });
+      expect((await h1.nat.bindings()).some((b) => b.public === mapped)).toBe(true);
+      // Then idle: gone within the timeout (plus conntrack's garbage-collection lag).
+      const idleSince = Date.now();
+      for (;;) {
+        if ((await h1.nat.bindings()).length === 0) break;
+        if (Date.now() - idleSince > 10_000) throw new Error('the idle binding did not expire within 10 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(Date.now() - idleSince).toBeGreaterThan(1000);
+    } finally {
+      await killAllQim();
+      await net.destroy();
+    }
+  });
+});
+
 describe('teardown', () => {
   it('leaves no namespace behind, even with processes still running inside', async () => {
     const net = await buildInternet({ nats: [{ kind: 'symmetric' }] });
