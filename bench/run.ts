@@ -3,8 +3,13 @@
  * baseline side by side, prints tables, and writes bench/results/latest.json and the login storm's
  * convergence charts (SVG) to bench/results/.
  *
- *   npm run bench -- [--scenario login-storm,churn,peer,list-fetch,cluster] [--n 1000,5000,20000]
- *                    [--impl qim,qim-classic,naive] [--quick] [--deadline SECONDS] [--out DIR]
+ *   npm run bench -- [--scenario login-storm,churn,peer,list-fetch,cluster] [--quick]
+ *                    [--n 1000,5000,20000] [--impl qim,qim-classic,naive] [--deadline SECONDS]
+ *                    [--observers 1000] [--rates 10,20,50,...] [--online 10000] [--instances 1,2,3]
+ *                    [--out DIR] [--cpu-prof]
+ *
+ * --quick runs every scenario small (a minute or two); --cpu-prof leaves a V8 profile of each
+ * server process in the output folder (summarise it with bench/profile-summary.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +18,10 @@ import { parseArgs } from 'node:util';
 import { machineInfo, loadText } from './lib/system.js';
 import { convergenceSvg } from './lib/svg.js';
 import { runStorm, stormTable, STORM_IMPLS, type StormImpl, type StormRun } from './scenarios/login-storm.js';
+import { churnTable, runChurn, type ChurnRun } from './scenarios/churn.js';
+import { peerTable, runPeer } from './scenarios/peer.js';
+import { fetchTable, FETCH_MODES, runListFetch } from './scenarios/list-fetch.js';
+import { runCluster } from './scenarios/cluster.js';
 
 const SCENARIOS = ['login-storm', 'churn', 'peer', 'list-fetch', 'cluster'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -36,6 +45,10 @@ const { values } = parseArgs({
     deadline: { type: 'string' },
     out: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    observers: { type: 'string' },
+    rates: { type: 'string' },
+    online: { type: 'string' },
+    instances: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -75,8 +88,36 @@ for (const scenario of scenarios as Scenario[]) {
       writeFileSync(join(outDir, `login-storm-${n}.svg`), convergenceSvg(`Login storm: ${n.toLocaleString('en-US')} users at once`, curves, deadlineMs));
     }
     process.stdout.write(`Login storm (time until every user's list is complete; charts in ${outDir}/login-storm-N.svg)\n${stormTable(runs)}\n\n`);
+  } else if (scenario === 'churn') {
+    const observers = Number(values.observers ?? (quick ? 200 : 1000));
+    const rates = (list(values.rates) ?? (quick ? ['20', '100'] : ['10', '20', '50', '100', '200', '500', '1000', '2000'])).map(Number);
+    const runs: ChurnRun[] = [];
+    for (const impl of pick<StormImpl>(list(values.impl), STORM_IMPLS, 'implementation')) {
+      runs.push(await runChurn({ impl, observers, rates, stepMs: quick ? 3000 : 5000, holdMs: 1000 }));
+      report.churn = runs;
+      save();
+    }
+    process.stdout.write(`Presence churn (time from a login until every online user has it)\n${churnTable(runs)}\n\n`);
+  } else if (scenario === 'peer') {
+    const runs = await runPeer({ losses: [0, 0.05, 0.2], pings: quick ? 300 : 2000, throughputMs: quick ? 2000 : 5000, window: 256 });
+    report.peer = runs;
+    save();
+    process.stdout.write(`Peer messaging (round trip of one message and its echo; throughput with 256 unacknowledged)\n${peerTable(runs)}\n\n`);
+  } else if (scenario === 'list-fetch') {
+    const online = Number(values.online ?? 10_000);
+    const runs = await runListFetch({ online, fetchers: 4, durationMs: quick ? 3000 : 10_000, modes: FETCH_MODES });
+    report['list-fetch'] = runs;
+    save();
+    process.stdout.write(`List fetch (whole list, ${online.toLocaleString('en-US')} online, 4 fetchers at once)\n${fetchTable(runs)}\n\n`);
   } else {
-    process.stdout.write(`${scenario}: not implemented yet\n\n`);
+    const n = Number(list(values.n)?.[0] ?? (quick ? 500 : 1000));
+    const instances = (list(values.instances) ?? ['1', '2', '3']).map(Number);
+    const deadlineMs = values.deadline !== undefined ? Number(values.deadline) * 1000 : 60_000;
+    const runs = await runCluster({ n, instances, deadlineMs });
+    report.cluster = runs.map(({ completeAt: _c, ...rest }) => rest);
+    save();
+    writeFileSync(join(outDir, `cluster-${n}.svg`), convergenceSvg(`Login storm over Redis: ${n.toLocaleString('en-US')} users`, runs.map((r) => ({ label: `${r.instances} instance${r.instances > 1 ? 's' : ''}`, completeAt: r.completeAt, total: r.n })), deadlineMs));
+    process.stdout.write(`Cluster (login storm over instances sharing Redis)\n${stormTable(runs.map((r) => ({ ...r, impl: `qim ×${r.instances}` as StormImpl })))}\n\n`);
   }
 }
 save();

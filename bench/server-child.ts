@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { QimServer } from '../src/server/server.js';
+import { RedisBackplane } from '../src/server/cluster/redis.js';
 import type { ServerLimits } from '../src/server/options.js';
 import { NaiveServer } from './naive-server.js';
 import { serve } from './lib/rpc.js';
@@ -21,6 +22,8 @@ export interface StartArg {
   readonly impl: ServerImpl;
   readonly host: string;
   readonly limits?: Partial<ServerLimits>;
+  /** qim only: share the directory with other instances through this Redis (`qim server --redis`). */
+  readonly redis?: string;
 }
 
 /** Memory as `process.memoryUsage()` reports it, in bytes. */
@@ -114,7 +117,8 @@ function online(): number {
 serve({
   async start(arg: StartArg): Promise<{ port: number }> {
     if (arg.impl === 'qim') {
-      qim = new QimServer({ host: arg.host, port: 0, ...(arg.limits ? { limits: arg.limits } : {}) });
+      const backplane = arg.redis === undefined ? undefined : new RedisBackplane({ url: arg.redis, onError: () => {} });
+      qim = new QimServer({ host: arg.host, port: 0, ...(arg.limits ? { limits: arg.limits } : {}), ...(backplane ? { backplane } : {}) });
       await qim.start();
       return { port: qim.endpoint.port };
     }

@@ -19,8 +19,12 @@ export const USERS_PER_ADDRESS = 8;
 export const USER_RECV_BUFFER = 1 << 20;
 
 export interface Fleet {
+  /** The first (or only) server instance. */
   readonly server: Child;
   readonly endpoint: Endpoint;
+  /** Every instance (several with Redis). */
+  readonly servers: Child[];
+  readonly endpoints: Endpoint[];
   readonly workers: Child[];
   /** Each worker's user count. */
   readonly sizes: number[];
@@ -43,14 +47,23 @@ export interface FleetOptions {
   readonly onEvent?: (worker: number, event: string, data: unknown) => void;
   /** Extra node flags for the server (e.g. --cpu-prof). */
   readonly serverFlags?: readonly string[];
+  /** Server instances sharing a directory through `redis` (cluster scenario). */
+  readonly instances?: number;
+  readonly redis?: string;
 }
 
 export async function startFleet(o: FleetOptions): Promise<Fleet> {
-  const server = await spawnChild('server-child.ts', 'server', { nodeFlags: ['--expose-gc', ...(o.serverFlags ?? [])] });
+  const servers: Child[] = [];
   const workers: Child[] = [];
   try {
-    const { port } = await server.call<{ port: number }>('start', { impl: o.impl, host: '127.0.0.1', ...(o.limits ? { limits: o.limits } : {}) });
-    const endpoint = { address: '127.0.0.1', port };
+    const endpoints: Endpoint[] = [];
+    for (let i = 0; i < (o.instances ?? 1); i++) {
+      const server = await spawnChild('server-child.ts', `server-${i}`, { nodeFlags: ['--expose-gc', ...(o.serverFlags ?? [])] });
+      servers.push(server);
+      const start = { impl: o.impl, host: '127.0.0.1', ...(o.limits ? { limits: o.limits } : {}), ...(o.redis !== undefined ? { redis: o.redis } : {}) };
+      const { port } = await server.call<{ port: number }>('start', start);
+      endpoints.push({ address: '127.0.0.1', port });
+    }
     const count = Math.max(o.minWorkers ?? 1, Math.ceil(o.users / USERS_PER_WORKER));
     const sizes = Array.from({ length: count }, (_, i) => Math.floor(o.users / count) + (i < o.users % count ? 1 : 0));
     for (let i = 0; i < count; i++) {
@@ -61,7 +74,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       workers.map((w, i) => {
         const arg: SetupArg = {
           kind: o.kind,
-          server: endpoint,
+          servers: endpoints,
           first,
           count: sizes[i] ?? 0,
           total: o.total ?? o.users,
@@ -76,18 +89,20 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       }),
     );
     return {
-      server,
-      endpoint,
+      server: servers[0] as Child,
+      endpoint: endpoints[0] as Endpoint,
+      servers,
+      endpoints,
       workers,
       sizes,
       async close() {
         await Promise.all(workers.map((w) => w.call('close').catch(() => undefined)));
-        await server.call('stop').catch(() => undefined);
-        await Promise.all([server.kill(), ...workers.map((w) => w.kill())]);
+        await Promise.all(servers.map((s) => s.call('stop').catch(() => undefined)));
+        await Promise.all([...servers, ...workers].map((c) => c.kill()));
       },
     };
   } catch (err) {
-    await Promise.all([server.kill(), ...workers.map((w) => w.kill())]);
+    await Promise.all([...servers, ...workers].map((c) => c.kill()));
     throw err;
   }
 }

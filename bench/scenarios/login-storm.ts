@@ -51,16 +51,54 @@ export interface StormOptions {
   readonly n: number;
   readonly deadlineMs: number;
   readonly serverFlags?: readonly string[];
+  /** qim only: this many instances sharing one directory through `redis`. */
+  readonly instances?: number;
+  readonly redis?: string;
+}
+
+/** Several instances' measurements as one: CPU, traffic and memory summed, peaks summed too. */
+export function combine(ms: readonly Measurement[]): Measurement {
+  const sum = (f: (m: Measurement) => number): number => ms.reduce((n, m) => n + f(m), 0);
+  const mem = (f: (m: Measurement) => Measurement['memAfter']): Measurement['memAfter'] => ({
+    rss: sum((m) => f(m).rss),
+    heapUsed: sum((m) => f(m).heapUsed),
+    external: sum((m) => f(m).external),
+    arrayBuffers: sum((m) => f(m).arrayBuffers),
+  });
+  const dropReasons: Record<string, number> = {};
+  for (const m of ms) for (const [k, v] of Object.entries(m.traffic.dropReasons)) dropReasons[k] = (dropReasons[k] ?? 0) + v;
+  return {
+    cpuUserMs: sum((m) => m.cpuUserMs),
+    cpuSystemMs: sum((m) => m.cpuSystemMs),
+    peakRss: sum((m) => m.peakRss),
+    peakHeapUsed: sum((m) => m.peakHeapUsed),
+    memBefore: mem((m) => m.memBefore),
+    memAfter: mem((m) => m.memAfter),
+    traffic: {
+      datagramsOut: sum((m) => m.traffic.datagramsOut),
+      bytesOut: sum((m) => m.traffic.bytesOut),
+      datagramsIn: sum((m) => m.traffic.datagramsIn),
+      bytesIn: sum((m) => m.traffic.bytesIn),
+      listsSent: sum((m) => m.traffic.listsSent),
+      drops: sum((m) => m.traffic.drops),
+      dropReasons,
+    },
+    online: Math.max(...ms.map((m) => m.online)),
+    elu: Math.max(...ms.map((m) => m.elu)),
+    backlog: sum((m) => m.backlog),
+  };
 }
 
 export async function runStorm(o: StormOptions): Promise<StormRun> {
   const completes: number[] = [];
-  const bar = progress(`storm ${o.impl} N=${fmt(o.n)}`, o.n);
+  const bar = progress(`storm ${o.impl}${o.instances !== undefined ? ` ×${o.instances}` : ''} N=${fmt(o.n)}`, o.n);
   const fleet = await startFleet({
     impl: o.impl === 'naive' ? 'naive' : 'qim',
     kind: o.impl === 'qim' ? 'v2' : 'classic',
     users: o.n,
     ...(o.serverFlags ? { serverFlags: o.serverFlags } : {}),
+    ...(o.instances !== undefined ? { instances: o.instances } : {}),
+    ...(o.redis !== undefined ? { redis: o.redis } : {}),
     onEvent: (w, event, data) => {
       if (event !== 'progress') return;
       completes[w] = (data as { complete: number }).complete;
@@ -72,12 +110,12 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
   });
   let startAt = wallMs();
   try {
-    await fleet.server.call('begin');
+    await Promise.all(fleet.servers.map((s) => s.call('begin')));
     const kernelBefore = udpKernelCounters();
     const load = loadText();
     startAt = wallMs() + 300;
     const results = await Promise.all(fleet.workers.map((w) => w.call<StormResult>('storm', { startAt, deadlineMs: o.deadlineMs })));
-    const server = await fleet.server.call<Measurement>('end');
+    const server = combine(await Promise.all(fleet.servers.map((s) => s.call<Measurement>('end'))));
     const kernel = udpDelta(kernelBefore, udpKernelCounters());
     bar.stop();
     const completeAt = new Float64Array(o.n);

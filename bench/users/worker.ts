@@ -18,7 +18,8 @@ export type UserKind = 'v2' | 'classic';
 
 export interface SetupArg {
   readonly kind: UserKind;
-  readonly server: Endpoint;
+  /** User i logs in to servers[i % servers.length] (several instances of a cluster). */
+  readonly servers: readonly Endpoint[];
   /** Indices first .. first + count - 1 of `total` users named `u<index>` (or `prefix<index>`). */
   readonly first: number;
   readonly count: number;
@@ -93,7 +94,8 @@ const observer = {
 };
 
 function makeUser(kind: UserKind, index: number, name: string, address: string, a: SetupArg, heartbeats: boolean): V2User | ClassicUser {
-  const common = { index, name, address, server: a.server, total: a.total, recvBufferSize: a.recvBufferSize, observer };
+  const server = a.servers[index % a.servers.length] as Endpoint;
+  const common = { index, name, address, server, total: a.total, recvBufferSize: a.recvBufferSize, observer };
   return kind === 'v2' ? new V2User({ ...common, identity: ed25519KeyPair(), heartbeats }) : new ClassicUser(common);
 }
 
@@ -168,7 +170,7 @@ serve({
     const n = Math.floor((arg.rate * arg.durationMs) / 1000);
     const loginAt = new Float64Array(n).fill(Number.NaN);
     const logoutAt = new Float64Array(n).fill(Number.NaN);
-    const a: SetupArg = { kind: arg.kind, server: arg.server, first: 0, count: 0, total: 1, prefix: 'j', block: 2, perAddress: 4, recvBufferSize: 1 << 20, maxJoiners: 0 };
+    const a: SetupArg = { kind: arg.kind, servers: [arg.server], first: 0, count: 0, total: 1, prefix: 'j', block: 2, perAddress: 4, recvBufferSize: 1 << 20, maxJoiners: 0 };
     const start = wallMs();
     const live = new Set<V2User | ClassicUser>();
     await new Promise<void>((resolve) => {

@@ -1,0 +1,79 @@
+/**
+ * The benchmark harness itself works (npm run bench is not part of npm test): a small login storm
+ * against each implementation completes every list, the measurements come back, and the chart is
+ * well-formed SVG. Nothing here asserts speed.
+ */
+import { describe, expect, it } from 'vitest';
+import { runStorm, STORM_IMPLS } from '../../bench/scenarios/login-storm.js';
+import { convergenceSvg } from '../../bench/lib/svg.js';
+import { percentile, table } from '../../bench/lib/stats.js';
+import { Bitset } from '../../bench/users/common.js';
+import { scanPresence } from '../../bench/users/presence-scan.js';
+import { encodeV2, type PresenceEntry } from '../../src/protocol/v2/messages.js';
+
+/** Tags open and closed in order (a small well-formedness check; the chart has no text nodes with `<`). */
+function balanced(svg: string): boolean {
+  const stack: string[] = [];
+  for (const m of svg.matchAll(/<(\/?)([a-zA-Z]+)[^>]*?(\/?)>/g)) {
+    const [, close, name = '', selfClosing] = m;
+    if (selfClosing === '/') continue;
+    if (close === '/') {
+      if (stack.pop() !== name) return false;
+    } else stack.push(name);
+  }
+  return stack.length === 0;
+}
+
+describe('benchmark harness', () => {
+  for (const impl of STORM_IMPLS) {
+    it(`a login storm of 50 ${impl} users completes every list`, async () => {
+      const run = await runStorm({ impl, n: 50, deadlineMs: 30_000 });
+      expect(run.completed).toBe(50);
+      expect(Number.isFinite(run.convergeMs)).toBe(true);
+      expect(run.server.online).toBe(50);
+      expect(run.server.traffic.datagramsOut).toBeGreaterThan(0);
+      expect(run.server.cpuUserMs + run.server.cpuSystemMs).toBeGreaterThan(0);
+      expect(run.server.peakRss).toBeGreaterThan(0);
+    }, 120_000);
+  }
+
+  it('writes the convergence chart as well-formed SVG with one curve per implementation', () => {
+    const svg = convergenceSvg(
+      'Login storm: 3 users <test> & more',
+      [
+        { label: 'qim', completeAt: Float64Array.from([12, 30, 45]), total: 3 },
+        { label: 'naive', completeAt: Float64Array.from([200, Number.NaN, 4000]), total: 3 },
+      ],
+      10_000,
+    );
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(balanced(svg)).toBe(true);
+    expect(svg.match(/<polyline /g)).toHaveLength(2);
+    expect(svg).toContain('&#60;test&#62; &#38; more');
+    expect(svg).toContain('naive (66.7%)');
+    expect(svg).not.toContain('NaN');
+  });
+
+  it('reads PRESENCE entries without decoding them, as the protocol encodes them', () => {
+    const entries: PresenceEntry[] = [
+      { op: 'upsert', name: 'u7', protocol: 'qim', status: 'online', identity: Buffer.alloc(32, 1), endpoint: { address: '127.1.0.1', port: 4000 }, privateEndpoint: { address: '::1', port: 4001 } } as PresenceEntry,
+      { op: 'remove', name: 'u9' },
+    ];
+    const bytes = encodeV2({ type: 'presence', fromVersion: 1, toVersion: 3, part: 0, parts: 1, entries, mac: Buffer.alloc(16) });
+    const seen: string[] = [];
+    expect(scanPresence(bytes, (up, at, len) => seen.push(`${up ? '+' : '-'}${bytes.toString('utf8', at, at + len)}`))).toBe(true);
+    expect(seen).toEqual(['+u7', '-u9']);
+  });
+
+  it('keeps its small helpers honest', () => {
+    const b = new Bitset(10);
+    b.add(3);
+    b.add(3);
+    b.add(9);
+    b.delete(4);
+    expect(b.count).toBe(2);
+    expect(percentile([5, 1, Number.NaN, 3], 50)).toBe(3);
+    expect(table(['a', 'b'], [['x', '1']]).split('\n')).toHaveLength(3);
+  });
+});
