@@ -19,6 +19,8 @@ export interface ChatCommandOptions {
   readonly port?: number;
   /** `qim` (default: encrypted, reliable) or `classic` (the seed's protocol). */
   readonly protocol: 'qim' | 'classic';
+  /** Everything through the server's relay: peers never learn this client's address. */
+  readonly relayOnly?: boolean;
 }
 
 /** Runs the chat client; resolves with the exit code. */
@@ -47,7 +49,15 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
     const serverKey = profile.serverKey(serverText);
     const { store } = profile;
     const peerPins = profile.peerPins(serverText);
-    const qim = new QimChatClient({ server: opts.server, name: opts.name, identity: profile.identity, peerPins, ...endpointOpts, ...(serverKey ? { serverKey } : {}) });
+    const qim = new QimChatClient({
+      server: opts.server,
+      name: opts.name,
+      identity: profile.identity,
+      peerPins,
+      ...endpointOpts,
+      ...(serverKey ? { serverKey } : {}),
+      ...(opts.relayOnly === true ? { directPaths: false } : {}),
+    });
     history = new HistoryRecorder(qim, store, serverText);
     afterLogin = () => {
       if (serverKey === undefined && qim.serverKey !== null) profile.pinServer(serverText, qim.serverKey);

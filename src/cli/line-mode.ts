@@ -12,7 +12,7 @@ import { formatEndpoint } from '../protocol/endpoint.js';
 import { parseCommand } from './commands.js';
 
 /** One line of output; `event` says which. */
-type LineContact = { name: string; endpoint: string; protocol: string; status?: string; fingerprint?: string; keyChanged?: true };
+type LineContact = { name: string; endpoint: string; protocol: string; status?: string; fingerprint?: string; keyChanged?: true; path?: string };
 
 export type LineEvent =
   | { event: 'list'; users: LineContact[] }
@@ -20,6 +20,7 @@ export type LineEvent =
   | { event: 'left'; name: string }
   | { event: 'status'; name: string; status: string }
   | { event: 'typing'; from: string; typing: boolean }
+  | { event: 'path'; name: string; path: string }
   | { event: 'message'; from: string; text: string; sentAt: string; receivedAt: string; encrypted: boolean }
   | { event: 'sent'; to: string; text: string; id?: number }
   | { event: 'delivery'; to: string; id: number; state: string }
@@ -45,6 +46,7 @@ export async function runLineMode(
   client.on('joined', (c) => emit({ event: 'joined', ...lineContact(c) }));
   client.on('status', ({ name, status }) => emit({ event: 'status', name, status }));
   client.on('typing', ({ from, typing }) => emit({ event: 'typing', from, typing }));
+  client.on('path', ({ name, path }) => emit({ event: 'path', name, path }));
   client.on('delivery', (d) => {
     if (d.state !== 'sent') emit({ event: 'delivery', to: d.to, id: d.id, state: d.state });
   });
@@ -113,6 +115,7 @@ function lineContact(c: UiContact): LineContact {
     ...(c.status !== undefined ? { status: c.status } : {}),
     ...(c.fingerprint !== undefined ? { fingerprint: c.fingerprint } : {}),
     ...(c.keyChanged === true ? { keyChanged: true as const } : {}),
+    ...(c.path !== undefined ? { path: c.path } : {}),
   };
 }
 

@@ -72,7 +72,8 @@ function buildProgram(): Command {
     .option('--host <address>', 'address of your chat endpoint (default: the one that reaches the server)', hostArg)
     .option('--port <port>', 'port of your chat endpoint (default: any free port)', portArg(true))
     .addOption(new Option('--protocol <protocol>', 'qim (encrypted, reliable) or classic (the seed protocol)').choices(['qim', 'classic']).default('qim'))
-    .action(async (o: { server: { host: string; port: number }; name: string; host?: string; port?: number; protocol: 'qim' | 'classic' }) => {
+    .option('--relay-only', 'send everything through the server\'s relay: peers never learn your address (qim protocol)')
+    .action(async (o: { server: { host: string; port: number }; name: string; host?: string; port?: number; protocol: 'qim' | 'classic'; relayOnly?: boolean }) => {
       process.exitCode = await runChat(o);
     });
 

@@ -12,6 +12,12 @@ import { formatEndpoint } from '../protocol/endpoint.js';
 import { HELP_TEXT, parseCommand } from './commands.js';
 import { bold, clock, cyan, dim, green, safe, yellow } from './display.js';
 
+const PATH_TEXT = {
+  direct: 'direct',
+  punched: 'direct through a NAT (hole punched)',
+  relayed: 'through the server\'s relay (still end-to-end encrypted)',
+} as const;
+
 /** How often, at most, to tell a peer we are still typing. */
 const TYPING_REFRESH_MS = 3000;
 
@@ -44,6 +50,7 @@ export async function runTty(client: ChatClient, serverText: string, history?: H
     say(dim(`← ${safe(name)} left`));
   });
   client.on('status', ({ name, status }) => say(dim(`· ${safe(name)} is ${status}`)));
+  client.on('path', ({ name, path }) => say(dim(`· to ${safe(name)}: ${PATH_TEXT[path]}`)));
   client.on('typing', ({ from, typing: on }) => {
     if (on) typing.add(from);
     else typing.delete(from);
@@ -210,7 +217,8 @@ function whoText(client: ChatClient): string {
 function contactText(c: UiContact): string {
   const status = c.status !== undefined && c.status !== 'online' ? ` (${c.status})` : '';
   if (c.protocol === 'classic') return `${safe(c.name)}${dim(' (classic, unencrypted)')}`;
-  const key = c.keyChanged === true ? yellow(` [key changed: ${c.fingerprint ?? ''} · /trust]`) : dim(` [${c.fingerprint ?? ''}]`);
+  const path = c.path !== undefined ? ` · ${c.path}` : '';
+  const key = c.keyChanged === true ? yellow(` [key changed: ${c.fingerprint ?? ''} · /trust]`) : dim(` [${c.fingerprint ?? ''}${path}]`);
   return `${safe(c.name)}${status}${key}`;
 }
 

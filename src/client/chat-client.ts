@@ -16,6 +16,8 @@ export interface UiContact {
   readonly status?: Status;
   /** The key differs from the one pinned for this name (messages are held back until trusted). */
   readonly keyChanged?: boolean;
+  /** How the session with them travels: `direct`, `punched` (through a NAT) or `relayed`. */
+  readonly path?: 'direct' | 'punched' | 'relayed';
 }
 
 export interface UiMessage {
@@ -58,5 +60,6 @@ export interface ChatClient {
   trust?(name: string): void;
   on(event: 'status', fn: (s: { name: string; status: Status }) => void): unknown;
   on(event: 'typing', fn: (t: { from: string; typing: boolean }) => void): unknown;
+  on(event: 'path', fn: (p: { name: string; path: 'direct' | 'punched' | 'relayed' }) => void): unknown;
   off?(event: 'warning', fn: (w: UiWarning) => void): unknown;
 }

@@ -29,6 +29,20 @@ export interface PeerSessionEvents {
   typing: [boolean];
   /** The handshake failed; `key-mismatch` is a man in the middle or a changed key. */
   failure: [{ error: HandshakeError | 'timeout' }];
+  /** The path changed: a direct endpoint, or the server's relay. */
+  route: [PeerRoute];
+}
+
+/** Where a peer datagram goes or came from: straight to an endpoint, or through the server's relay. */
+export type PeerRoute = Endpoint | 'relay';
+
+/** How often an established session sends a PING (keeps NAT bindings; probes for a direct path). */
+const KEEPALIVE_MS = 10_000;
+/** A relayed datagram does not displace a direct path that delivered within this long. */
+const DIRECT_FRESH_MS = 25_000;
+
+function sameRoute(a: PeerRoute, b: PeerRoute): boolean {
+  return a === 'relay' || b === 'relay' ? a === b : a.address === b.address && a.port === b.port;
 }
 
 /** What a session needs from its surroundings. */
@@ -37,8 +51,12 @@ export interface PeerSessionDeps {
   readonly name: string;
   /** The peer's identity key as the server lists it. */
   readonly peerKey: Buffer;
-  /** Sends one datagram to the peer. */
-  readonly send: (bytes: Buffer, to: Endpoint) => void;
+  /** Sends one datagram to the peer, straight or through the relay. */
+  readonly send: (bytes: Buffer, to: PeerRoute) => void;
+  /** The peer's direct endpoints, probed by PINGs while the session is relayed. */
+  readonly directCandidates?: () => Endpoint[];
+  /** PING interval (default 10 s). */
+  readonly keepaliveMs?: number;
   readonly now: () => number;
   /** Longest message accepted by `send`, in UTF-8 bytes. */
   readonly maxMessageBytes?: number;
@@ -68,29 +86,38 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   #timer: NodeJS.Timeout | null = null;
   #queued: { id: number; bytes: Buffer }[] = [];
   #nextId = 1;
-  #endpoint: Endpoint;
+  #route: PeerRoute;
+  /** When a datagram last authenticated on a direct path. */
+  #lastDirect = -Infinity;
+  #keepalive: NodeJS.Timeout | null = null;
   /** Why the last RESP was rejected, reported if the handshake then times out. */
   #lastError: HandshakeError | null = null;
 
   private constructor(
     private readonly deps: PeerSessionDeps,
-    endpoint: Endpoint,
+    route: PeerRoute,
   ) {
     super();
-    this.#endpoint = endpoint;
+    this.#route = route;
   }
 
   get state(): PeerSessionState {
     return this.#state;
   }
 
-  get endpoint(): Endpoint {
-    return this.#endpoint;
+  /** The current path: where the last authenticated datagram came from (relay: through the server). */
+  get route(): PeerRoute {
+    return this.#route;
   }
 
-  /** Starts a session as initiator: sends INIT and repeats it until RESP or the attempts run out. */
-  static initiate(deps: PeerSessionDeps, to: Endpoint): PeerSession {
-    const s = new PeerSession(deps, to);
+  /**
+   * Starts a session as initiator: sends INIT and repeats it until RESP or the attempts run out.
+   * `to` is one endpoint, or a function naming every route to try at each attempt (the client adds
+   * the relay when the direct ones stay silent); the first RESP that authenticates fixes the path.
+   */
+  static initiate(deps: PeerSessionDeps, to: Endpoint | (() => PeerRoute[])): PeerSession {
+    const candidates = typeof to === 'function' ? to : () => [to];
+    const s = new PeerSession(deps, candidates()[0] ?? 'relay');
     s.#initiator = new HandshakeInitiator(deps.identity, deps.peerKey);
     const init = s.#initiator.init();
     s.#initBytes = encodeV2({ type: 'handshake-init', sender: s.localIndex, name: deps.name, ...init });
@@ -98,7 +125,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     const attempt = (): void => {
       if (s.#state !== 'handshaking') return;
       if (tries++ >= (deps.handshakeAttempts ?? 10)) return s.#fail(s.#lastError ?? 'timeout');
-      deps.send(s.#initBytes as Buffer, s.#endpoint);
+      for (const route of candidates()) deps.send(s.#initBytes as Buffer, route);
       s.#timer = setTimeout(attempt, deps.handshakeRetryMs ?? 500);
     };
     attempt();
@@ -106,7 +133,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   }
 
   /** Answers an INIT as responder; null (with the reason) when it does not check out. */
-  static respond(deps: PeerSessionDeps, init: Msg<'handshake-init'>, from: Endpoint): PeerSession | HandshakeError {
+  static respond(deps: PeerSessionDeps, init: Msg<'handshake-init'>, from: PeerRoute): PeerSession | HandshakeError {
     const r = respondToHandshake(deps.identity, init, deps.peerKey);
     if (!r.ok) return r.error;
     const s = new PeerSession(deps, from);
@@ -114,6 +141,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     s.#channel = new SecureChannel(r.value.keys.responderToInitiator, r.value.keys.initiatorToResponder);
     s.#respBytes = encodeV2({ type: 'handshake-response', sender: s.localIndex, receiver: init.sender, ...r.value.response });
     deps.send(s.#respBytes, from);
+    if (from !== 'relay') s.#lastDirect = deps.now();
     s.#setState('established');
     return s;
   }
@@ -139,11 +167,11 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
 
   /** A repeated INIT from the same peer (our RESP was lost): answer again. */
   resendResponse(): void {
-    if (this.#respBytes !== null) this.deps.send(this.#respBytes, this.#endpoint);
+    if (this.#respBytes !== null) this.deps.send(this.#respBytes, this.#route);
   }
 
-  /** The initiator receives the RESP. */
-  onResponse(m: Msg<'handshake-response'>): void {
+  /** The initiator receives the RESP (by the route `from`: the path the session then takes). */
+  onResponse(m: Msg<'handshake-response'>, from: PeerRoute = this.#route): void {
     if (this.#state !== 'handshaking' || this.#initiator === null) return;
     const r = this.#initiator.finish(m);
     // A bad RESP may be corruption or someone else's forgery: it must not end the handshake (that
@@ -155,6 +183,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     this.#remoteIndex = m.sender;
     this.#channel = new SecureChannel(r.value.initiatorToResponder, r.value.responderToInitiator);
     if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#arrived(from);
     this.#setState('established');
     for (const q of this.#queued.splice(0)) this.#sendPayloads(q.id, q.bytes);
     this.#pump();
@@ -185,11 +214,11 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   }
 
   /** An incoming DATA for this session. Returns false when it did not authenticate. */
-  onData(m: Msg<'data'>, from: Endpoint): boolean {
+  onData(m: Msg<'data'>, from: PeerRoute): boolean {
     if (this.#channel === null) return false;
     const plain = this.#channel.open(m.counter, m.ciphertext, dataHeader(m.receiver, m.counter));
     if (plain === null) return false;
-    this.#endpoint = from; // authenticated: the peer may have moved
+    this.#arrived(from); // authenticated: the peer may have moved, or a direct path opened
     const f = decodeFrame(plain);
     if (!f.ok) return true;
     const frame = f.value;
@@ -216,6 +245,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
         for (const p of this.#receiver.skipTo(frame.floor).deliver) this.#assemble(Buffer.from(p), frame.floor);
         this.#seal(encodeFrame({ kind: 'ack', ack: this.#receiver.ack() }));
         break;
+      case 'ping':
+        break; // its arrival was the point
     }
     return true;
   }
@@ -224,6 +255,29 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   close(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#keepalive !== null) clearInterval(this.#keepalive);
+    this.#keepalive = null;
+  }
+
+  /**
+   * An authenticated datagram came by `from`. A direct one sets the path; a relayed one does only
+   * when no direct datagram came lately (both may arrive while a direct path opens).
+   */
+  #arrived(from: PeerRoute): void {
+    const now = this.deps.now();
+    if (from !== 'relay') this.#lastDirect = now;
+    else if (this.#route !== 'relay' && now - this.#lastDirect <= DIRECT_FRESH_MS) return;
+    if (sameRoute(this.#route, from)) return;
+    this.#route = from;
+    this.emit('route', from);
+  }
+
+  /** PINGs on the path (NAT bindings stay open), and straight to the peer while relayed (to find a direct path). */
+  #ping(): void {
+    if (this.#state !== 'established') return;
+    const ping = encodeFrame({ kind: 'ping' });
+    this.#seal(ping);
+    if (this.#route === 'relay') for (const ep of this.deps.directCandidates?.() ?? []) this.#seal(ping, ep);
   }
 
   #sendPayloads(id: number, bytes: Buffer): void {
@@ -297,11 +351,11 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     }
   }
 
-  #seal(frame: Buffer): void {
+  #seal(frame: Buffer, to: PeerRoute = this.#route): void {
     if (this.#channel === null) return;
     const receiver = this.#remoteIndex;
     const { counter, ciphertext } = this.#channel.seal(frame, (c) => dataHeader(receiver, c));
-    this.deps.send(encodeV2({ type: 'data', receiver, counter, ciphertext }), this.#endpoint);
+    this.deps.send(encodeV2({ type: 'data', receiver, counter, ciphertext }), to);
   }
 
   #fail(error: HandshakeError | 'timeout'): void {
@@ -313,6 +367,10 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
 
   #setState(state: PeerSessionState): void {
     this.#state = state;
+    if (state === 'established' && this.#keepalive === null) {
+      this.#keepalive = setInterval(() => this.#ping(), this.deps.keepaliveMs ?? KEEPALIVE_MS);
+      this.#keepalive.unref();
+    }
     this.emit('state', state);
   }
 }

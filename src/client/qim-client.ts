@@ -9,9 +9,9 @@ import { fingerprint, type KeyPair } from '../crypto/keys.js';
 import { classicTime, decodeClassic, encodeClassic, looksClassic } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
-import { decodeV2, looksV2, type Status } from '../protocol/v2/messages.js';
+import { decodeV2, looksV2, type Status, type V2Message } from '../protocol/v2/messages.js';
 import { localAddressToward, resolveHost, UdpTransport } from '../transport/udp.js';
-import { PeerSession } from './peer-session.js';
+import { PeerSession, type PeerRoute } from './peer-session.js';
 import { ServerLink, type QimContact } from './server-link.js';
 
 /** A contact as the chat UIs show it. */
@@ -25,7 +25,16 @@ export interface ChatContact {
   readonly status: Status;
   /** The key differs from the one pinned for this name: nothing is sent until {@link QimChatClient.trust}. */
   readonly keyChanged?: boolean;
+  /** How our session with them travels, once there is one. */
+  readonly path?: PeerPath;
 }
+
+/**
+ * How a peer session travels: `direct` (to the address they report, or one with no NAT in the
+ * way), `punched` (to the public side of their NAT, opened by hole punching), or `relayed`
+ * (through the server, end-to-end encrypted).
+ */
+export type PeerPath = 'direct' | 'punched' | 'relayed';
 
 /** Where a client keeps the peer keys it pinned on first use (the profile store, per server). */
 export interface PeerPins {
@@ -47,6 +56,7 @@ export interface QimChatEvents {
   joined: [ChatContact];
   left: [{ name: string }];
   status: [{ name: string; status: Status }];
+  path: [{ name: string; path: PeerPath }];
   message: [ChatMessage];
   /** Delivery of a message sent with `send`: `sent` for classic (no acknowledgement exists). */
   delivery: [{ to: string; id: number; state: 'delivered' | 'failed' | 'sent' }];
@@ -66,10 +76,19 @@ export interface QimChatOptions {
   readonly peerPins?: PeerPins;
   /** The status to log in with (default online). */
   readonly status?: Status;
+  /**
+   * Try direct paths to peers (default true). False: everything goes through the server's relay,
+   * so peers never learn this client's address (nor send to it directly).
+   */
+  readonly directPaths?: boolean;
+  /** How long a new session tries direct paths alone before the relay joins in (default 2 s). */
+  readonly relayAfterMs?: number;
   readonly clock?: () => Date;
 }
 
 const CLASSIC_MAX_DATAGRAM = 8192;
+/** How often a client on the wildcard address checks whether its own address changed. */
+const ADDRESS_WATCH_MS = 2000;
 
 export class QimChatClient extends EventEmitter<QimChatEvents> {
   #udp: UdpTransport | null = null;
@@ -79,6 +98,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   readonly #sessions = new Map<string, PeerSession>();
   readonly #byIndex = new Map<number, PeerSession>();
   readonly #clock: () => Date;
+  #watch: NodeJS.Timeout | null = null;
   /** Names whose listed key differs from their pin, with the key we warned about. */
   readonly #changed = new Map<string, Buffer>();
 
@@ -142,20 +162,29 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     if (problem !== null) throw new QimError('ERR_BAD_NAME', problem);
     const address = await resolveHost(this.options.server.host);
     this.#server = { address, port: this.options.server.port };
-    const host = this.options.host ?? (await localAddressToward(address, this.options.server.port));
-    const udp = await UdpTransport.bind({ host, port: this.options.port ?? 0, recvBufferSize: 1 << 20 });
+    // Without an explicit address the socket listens on every interface, so it outlives a change of
+    // network; the address it reports is the one that reaches the server, watched for changes.
+    const pinned = this.options.host;
+    let own = pinned ?? (await localAddressToward(address, this.options.server.port));
+    const udp = await UdpTransport.bind({ host: pinned ?? '::', port: this.options.port ?? 0, recvBufferSize: 1 << 20 });
     this.#udp = udp;
-    this.#self = udp.local();
+    this.#self = { address: own, port: udp.local().port };
     udp.onError(() => {});
     const link = new ServerLink(udp, {
       server: this.#server,
       name: this.options.name,
       identity: this.options.identity,
+      endpoint: () => ({ address: own, port: udp.local().port }),
       ...(this.options.status !== undefined ? { status: this.options.status } : {}),
       ...(this.options.serverKey !== undefined ? { serverKey: this.options.serverKey } : {}),
     });
     this.#link = link;
     udp.onDatagram((bytes, from) => this.#receive(bytes, from));
+    link.on('punch', ({ peer }) => this.#punched(peer));
+    link.on('relayed', ({ peer, inner }) => {
+      const d = decodeV2(inner);
+      if (d.ok) this.#peerDatagram(d.value, 'relay', peer);
+    });
     link.on('joined', (c) => {
       this.#checkPin(c);
       this.emit('joined', this.#chatContact(c));
@@ -180,6 +209,21 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       for (const c of list) this.#checkPin(c);
       this.emit('list', list.map((c) => this.#chatContact(c)));
     });
+    if (pinned === undefined) {
+      const server = this.#server;
+      this.#watch = setInterval(() => {
+        void localAddressToward(server.address, server.port)
+          .then((now) => {
+            if (now === own || this.#link !== link) return;
+            // A new network: log in again at once with the new address; peers follow our datagrams.
+            own = now;
+            this.#self = { address: now, port: udp.local().port };
+            link.rejoin();
+          })
+          .catch(() => undefined); // no route right now (between networks): try again later
+      }, ADDRESS_WATCH_MS);
+      this.#watch.unref();
+    }
     for (const c of link.contacts()) this.#checkPin(c);
     const list = this.contacts();
     this.emit('list', list);
@@ -204,7 +248,11 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       throw new QimError('ERR_KEY_CHANGED', `${to}'s key changed: check their fingerprint (${fingerprint(c.identity)}) with them, then trust it`);
     }
     let s = this.#sessions.get(to);
-    if (s === undefined || s.state === 'failed') s = this.#open(c, PeerSession.initiate(this.#deps(c), c.endpoint));
+    if (s === undefined || s.state === 'failed') {
+      s = this.#open(c, PeerSession.initiate(this.#deps(c), this.#candidates(c.name)));
+      // Ask the server to have them reach out too: it opens their NAT towards us (hole punching).
+      if (this.#directPaths) this.#link.introduce(c.name);
+    }
     try {
       return s.send(text);
     } catch (err) {
@@ -226,6 +274,8 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   }
 
   async close(): Promise<void> {
+    if (this.#watch !== null) clearInterval(this.#watch);
+    this.#watch = null;
     for (const s of this.#sessions.values()) s.close();
     this.#sessions.clear();
     this.#link?.close();
@@ -233,15 +283,55 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     this.#udp = null;
   }
 
+  get #directPaths(): boolean {
+    return this.options.directPaths ?? true;
+  }
+
   #deps(c: QimContact) {
     const udp = this.#udp as UdpTransport;
+    const name = c.name;
     return {
       identity: this.options.identity,
       name: this.options.name,
       peerKey: c.identity,
-      send: (bytes: Buffer, to: Endpoint) => udp.send(bytes, to),
+      send: (bytes: Buffer, to: PeerRoute) => (to === 'relay' ? this.#link?.relay(name, bytes) : udp.send(bytes, to)),
+      directCandidates: () => this.#direct(name),
       now: Date.now,
     };
+  }
+
+  /** A peer's direct endpoints, as listed now: the one they report, and the one the server sees. */
+  #direct(name: string): Endpoint[] {
+    const c = this.#link?.contact(name);
+    if (!this.#directPaths || c === undefined) return [];
+    return sameEndpoint(c.privateEndpoint, c.endpoint) ? [c.endpoint] : [c.privateEndpoint, c.endpoint];
+  }
+
+  /** The routes a new handshake tries at each attempt: direct ones first, the relay after a while. */
+  #candidates(name: string): () => PeerRoute[] {
+    const started = Date.now();
+    const relayAfter = this.options.relayAfterMs ?? 2000;
+    return () => {
+      const direct = this.#direct(name);
+      return direct.length === 0 || Date.now() - started >= relayAfter ? [...direct, 'relay'] : direct;
+    };
+  }
+
+  /** The server says `peer` is trying to reach us: reach out to them too, unless a session runs. */
+  #punched(peer: string): void {
+    const c = this.#link?.contact(peer);
+    if (c === undefined || c.protocol !== 'qim' || !this.#directPaths || !this.#checkPin(c)) return;
+    const s = this.#sessions.get(peer);
+    if (s !== undefined && s.state !== 'failed') return;
+    this.#open(c, PeerSession.initiate(this.#deps(c), this.#candidates(peer)));
+  }
+
+  /** What to call a route, for the user: straight, through a NAT, or relayed. */
+  #pathOf(name: string, route: PeerRoute): PeerPath {
+    if (route === 'relay') return 'relayed';
+    const c = this.#link?.contact(name);
+    if (c === undefined || sameEndpoint(route, c.privateEndpoint) || sameEndpoint(c.endpoint, c.privateEndpoint)) return 'direct';
+    return 'punched';
   }
 
   #open(c: QimContact, s: PeerSession): PeerSession {
@@ -257,6 +347,11 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     });
     s.on('delivery', (d) => this.emit('delivery', { to: c.name, id: d.id, state: d.state }));
     s.on('typing', (typing) => this.emit('typing', { from: c.name, typing }));
+    const reportPath = (): void => {
+      if (this.#sessions.get(c.name) === s && s.state === 'established') this.emit('path', { name: c.name, path: this.#pathOf(c.name, s.route) });
+    };
+    s.on('route', reportPath);
+    s.on('state', reportPath);
     s.on('failure', ({ error }) =>
       this.emit('warning', {
         code: error === 'key-mismatch' ? 'key-mismatch' : 'handshake-failed',
@@ -278,28 +373,8 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
         return;
       }
       const d = decodeV2(bytes);
-      if (!d.ok) return;
-      const m = d.value;
-      if (m.type === 'handshake-init') {
-        const c = this.#link?.contact(m.name);
-        if (c === undefined || c.protocol !== 'qim' || !this.#checkPin(c)) return;
-        const existing = this.#sessions.get(c.name);
-        // Our answer was lost and the peer asks again: the same answer, not a new session.
-        if (existing?.answered(m.sender) === true) return existing.resendResponse();
-        // Both sides started at once: the INIT of the lower key wins; the other side answers it.
-        if (existing?.state === 'handshaking' && Buffer.compare(this.options.identity.publicKey, c.identity) < 0) return;
-        const s = PeerSession.respond(this.#deps(c), m, from);
-        if (typeof s === 'string') {
-          if (s === 'key-mismatch') this.emit('warning', { code: 'key-mismatch', peer: c.name, message: `an INIT for ${c.name} was signed by another key` });
-          return;
-        }
-        if (existing?.state === 'handshaking') s.adopt(existing);
-        this.#open(c, s);
-      } else if (m.type === 'handshake-response') {
-        this.#byIndex.get(m.receiver)?.onResponse(m);
-      } else if (m.type === 'data') {
-        this.#byIndex.get(m.receiver)?.onData(m, from);
-      }
+      // A client that keeps its address from peers takes nothing from them directly either.
+      if (d.ok && this.#directPaths) this.#peerDatagram(d.value, from);
       return;
     }
     if (!looksClassic(bytes)) return;
@@ -310,6 +385,31 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     // Classic talk only from a classic contact, and only from its listed address.
     if (c === undefined || c.protocol !== 'classic' || c.endpoint.address !== from.address) return;
     this.emit('message', { from: talk.sender, text: talk.text, sentAt: talk.time, receivedAt: this.#clock(), encrypted: false });
+  }
+
+  /** A peer datagram, straight from `from` or relayed by the server from `relayedBy`. */
+  #peerDatagram(m: V2Message, from: PeerRoute, relayedBy?: string): void {
+    if (m.type === 'handshake-init') {
+      if (relayedBy !== undefined && m.name !== relayedBy) return; // the server says who sent it
+      const c = this.#link?.contact(m.name);
+      if (c === undefined || c.protocol !== 'qim' || !this.#checkPin(c)) return;
+      const existing = this.#sessions.get(c.name);
+      // Our answer was lost and the peer asks again: the same answer, not a new session.
+      if (existing?.answered(m.sender) === true) return existing.resendResponse();
+      // Both sides started at once: the INIT of the lower key wins; the other side answers it.
+      if (existing?.state === 'handshaking' && Buffer.compare(this.options.identity.publicKey, c.identity) < 0) return;
+      const s = PeerSession.respond(this.#deps(c), m, from);
+      if (typeof s === 'string') {
+        if (s === 'key-mismatch') this.emit('warning', { code: 'key-mismatch', peer: c.name, message: `an INIT for ${c.name} was signed by another key` });
+        return;
+      }
+      if (existing?.state === 'handshaking') s.adopt(existing);
+      this.#open(c, s);
+    } else if (m.type === 'handshake-response') {
+      this.#byIndex.get(m.receiver)?.onResponse(m, from);
+    } else if (m.type === 'data') {
+      this.#byIndex.get(m.receiver)?.onData(m, from);
+    }
   }
 
   /**
@@ -341,7 +441,15 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
 
   #chatContact(c: QimContact): ChatContact {
     if (c.protocol !== 'qim') return { name: c.name, endpoint: c.endpoint, protocol: 'classic', status: c.status };
-    const contact: ChatContact = { name: c.name, endpoint: c.endpoint, protocol: 'qim', fingerprint: fingerprint(c.identity), status: c.status };
+    const s = this.#sessions.get(c.name);
+    const contact: ChatContact = {
+      name: c.name,
+      endpoint: c.endpoint,
+      protocol: 'qim',
+      fingerprint: fingerprint(c.identity),
+      status: c.status,
+      ...(s?.state === 'established' ? { path: this.#pathOf(c.name, s.route) } : {}),
+    };
     return this.#changed.has(c.name) ? { ...contact, keyChanged: true } : contact;
   }
 }

@@ -38,7 +38,10 @@ export interface QimContact {
   readonly status: Status;
   /** Identity key (32 zero bytes for classic users). */
   readonly identity: Buffer;
+  /** Where the server sees them (behind a NAT: its public side). */
   readonly endpoint: Endpoint;
+  /** Where they say they are (their own network's address; the same as `endpoint` without a NAT). */
+  readonly privateEndpoint: Endpoint;
 }
 
 export interface LinkEvents {
@@ -48,6 +51,10 @@ export interface LinkEvents {
   left: [{ name: string }];
   /** A listed user changed status (away, busy, back online). */
   status: [{ name: string; status: Status }];
+  /** The server asks us to reach out to `peer`, who is trying to reach us (a hole punch). */
+  punch: [{ peer: string; observed: Endpoint; privateEndpoint: Endpoint }];
+  /** A peer datagram that came through the server's relay from `peer`. */
+  relayed: [{ peer: string; inner: Buffer }];
   /** The server's key differs from the one pinned: refuse to trust it. */
   warning: [{ code: 'server-key-changed'; message: string }];
 }
@@ -68,6 +75,8 @@ export interface LinkOptions {
   readonly retryDelay?: (attempt: number) => number | null;
   /** How long a resync over TCP may take before falling back to UDP. */
   readonly resyncMs?: number;
+  /** The endpoint to report in LOGIN (default: the socket's own address). */
+  readonly endpoint?: () => Endpoint;
 }
 
 /** A resync answer larger than this is refused (about 100,000 users). */
@@ -179,9 +188,35 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     if (this.#pending?.(m) === true) return;
     if (m.type === 'heartbeat-ack') this.#onAck(m, bytes);
     else if (m.type === 'presence') this.#onPresence(m, bytes);
+    else if (m.type === 'punch' || m.type === 'relayed') {
+      if (this.#macKey === null || !timingSafeEqual(trailingMac(this.#macKey, bytes), m.mac)) return;
+      if (m.type === 'punch') this.emit('punch', { peer: m.peer, observed: m.observed, privateEndpoint: m.privateEndpoint });
+      else this.emit('relayed', { peer: m.peer, inner: m.inner });
+    }
     // The server no longer knows our session (it restarted): log in again now. A forged one can
     // only cause a login that succeeds.
     else if (m.type === 'refused' && m.code === 6 && this.#state === 'online') void this.#reconnect();
+  }
+
+  /** Asks the server to introduce us to `peer`, who then reaches out to us too (hole punching). */
+  introduce(peer: string): void {
+    if (this.#state !== 'online' || this.#session === null || this.#macKey === null) return;
+    const out = encodeV2({ type: 'introduce', session: this.#session, counter: ++this.#counter, peer, mac: Buffer.alloc(16) });
+    trailingMac(this.#macKey, out).copy(out, out.length - 16);
+    this.udp.send(out, this.options.server);
+  }
+
+  /** Sends one peer datagram to `peer` through the server's relay (dropped when not online). */
+  relay(peer: string, inner: Buffer): void {
+    if (this.#state !== 'online' || this.#session === null || this.#macKey === null) return;
+    const out = encodeV2({ type: 'relay', session: this.#session, peer, inner, mac: Buffer.alloc(16) });
+    trailingMac(this.#macKey, out).copy(out, out.length - 16);
+    this.udp.send(out, this.options.server);
+  }
+
+  /** Logs in again now (our address changed): the session moves, and everyone hears where we are. */
+  rejoin(): void {
+    if (this.#state === 'online') void this.#reconnect();
   }
 
   /** Logs out and stops. */
@@ -221,7 +256,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     const nonce = randomBytes(16);
     const cookie = await this.#exchange(encodeV2({ type: 'hello', nonce }), (m): m is Msg<'cookie'> => m.type === 'cookie' && m.nonce.equals(nonce));
     const ephemeral = x25519KeyPair();
-    const local = this.udp.local();
+    const local = this.options.endpoint?.() ?? this.udp.local();
     const login: Msg<'login'> = {
       type: 'login',
       cookie: cookie.cookie,
@@ -458,5 +493,5 @@ function sameContact(a: QimContact, b: QimContact): boolean {
 }
 
 function contactOf(e: Extract<PresenceEntry, { op: 'upsert' }>): QimContact {
-  return { name: e.name, protocol: e.protocol, status: e.status, identity: e.identity, endpoint: e.endpoint };
+  return { name: e.name, protocol: e.protocol, status: e.status, identity: e.identity, endpoint: e.endpoint, privateEndpoint: e.privateEndpoint };
 }

@@ -28,6 +28,8 @@ export type DropReason =
   | 'stale'
   | 'replayed'
   | 'rate-limited'
+  | 'relay-limit'
+  | 'unknown-peer'
   | 'tcp-garbage'
   | 'tcp-too-many'
   | 'tcp-idle';

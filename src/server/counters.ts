@@ -18,6 +18,9 @@ export interface ServerCounters {
   listsSent: number;
   broadcasts: number;
   tcpConnections: number;
+  /** Peer datagrams carried by the relay, and their bytes (ciphertext). */
+  relayed: number;
+  relayedBytes: number;
   /** Inputs dropped, by reason (datagrams and TCP connections alike). */
   drops: Partial<Record<DropReason, number>>;
 }
@@ -37,6 +40,8 @@ export function newServerCounters(): ServerCounters {
     listsSent: 0,
     broadcasts: 0,
     tcpConnections: 0,
+    relayed: 0,
+    relayedBytes: 0,
     drops: {},
   };
 }

@@ -17,6 +17,8 @@ export interface OnlineUser {
   readonly identity?: Buffer;
   /** Classic users are always `online`; an `invisible` user is listed to nobody. */
   readonly status: Status;
+  /** The endpoint the user reported (a qim LOGIN's, behind a NAT); absent when it is `endpoint`. */
+  readonly privateEndpoint?: Endpoint;
   /** The server instance that serves the user, when it is another one (a cluster); else absent. */
   readonly instance?: string;
 }

@@ -36,6 +36,12 @@ export interface ServerLimits {
   readonly handshakesPerSecond: number;
   /** ... and at once. */
   readonly handshakeBurst: number;
+  /** Bytes per second one user may send through the relay, sustained. */
+  readonly relayBytesPerSecond: number;
+  /** ... and at once. */
+  readonly relayBurstBytes: number;
+  /** INTRODUCEs one session may send per second, sustained (bursts of four times as many). */
+  readonly introductionsPerSecond: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -53,6 +59,9 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   presenceBatchMs: 20,
   handshakesPerSecond: 10,
   handshakeBurst: 40,
+  relayBytesPerSecond: 32 * 1024,
+  relayBurstBytes: 128 * 1024,
+  introductionsPerSecond: 5,
 });
 
 /** Options of {@link QimServer}. */

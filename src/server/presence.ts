@@ -39,6 +39,7 @@ export function entryFor(user: OnlineUser): PresenceEntry {
     status: user.status,
     identity: user.identity ?? ZERO_KEY,
     endpoint: user.endpoint,
+    privateEndpoint: user.privateEndpoint ?? user.endpoint,
   };
 }
 

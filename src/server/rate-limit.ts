@@ -12,8 +12,8 @@ export class RateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Takes one token for `source`; false when it has none left. */
-  take(source: string): boolean {
+  /** Takes `cost` tokens (one by default; bytes for a bandwidth budget) for `source`; false when it has not enough. */
+  take(source: string, cost = 1): boolean {
     const now = this.now();
     let b = this.#buckets.get(source);
     if (b === undefined) {
@@ -25,8 +25,8 @@ export class RateLimiter {
     }
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
     b.at = now;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
+    if (b.tokens < cost) return false;
+    b.tokens -= cost;
     return true;
   }
 

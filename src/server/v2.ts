@@ -62,11 +62,17 @@ export class V2Handler {
   readonly #lastLogin = new Map<string, number>();
   /** HELLO and LOGIN per source address: the only messages anyone may send without a session. */
   readonly #limiter: RateLimiter;
+  /** Relay bytes per user, and introductions per session. */
+  readonly #relayBudget: RateLimiter;
+  readonly #introductions: RateLimiter;
 
   constructor(ctx: ServerContext, deps: V2Deps) {
     this.#ctx = ctx;
     this.#deps = deps;
-    this.#limiter = new RateLimiter(ctx.limits.handshakesPerSecond, ctx.limits.handshakeBurst, ctx.limits.maxUsers, deps.now);
+    const { limits } = ctx;
+    this.#limiter = new RateLimiter(limits.handshakesPerSecond, limits.handshakeBurst, limits.maxUsers, deps.now);
+    this.#relayBudget = new RateLimiter(limits.relayBytesPerSecond, limits.relayBurstBytes, limits.maxUsers, deps.now);
+    this.#introductions = new RateLimiter(limits.introductionsPerSecond, 4 * limits.introductionsPerSecond, limits.maxUsers, deps.now);
   }
 
   handle(bytes: Buffer, from: Endpoint): void {
@@ -93,6 +99,12 @@ export class V2Handler {
       case 'list-request':
       case 'status':
         this.#session(m, bytes, from);
+        return;
+      case 'introduce':
+        this.#introduce(m, bytes, from);
+        return;
+      case 'relay':
+        this.#relay(m, bytes, from);
         return;
       default:
         this.#ctx.drop('unexpected', from, bytes.length);
@@ -182,7 +194,7 @@ export class V2Handler {
     };
     this.#sessions.set(session.id.toString('hex'), session);
     this.#byName.set(m.name, session);
-    ctx.directory.add({ name: m.name, endpoint: from, protocol: 'qim', since: Date.now(), identity: m.identity, status: m.status });
+    ctx.directory.add({ name: m.name, endpoint: from, privateEndpoint: m.endpoint, protocol: 'qim', since: Date.now(), identity: m.identity, status: m.status });
     if (previous === undefined) {
       ctx.counters.logins++;
       ctx.emit('login', { name: m.name, endpoint: from, protocol: 'qim' });
@@ -217,7 +229,7 @@ export class V2Handler {
       return;
     }
     if (m.type === 'status') this.#setStatus(s, m.status);
-    else s.endpoint = from; // A valid MAC from a new address: the user's network changed; follow it (as WireGuard does).
+    else if (!sameEndpoint(s.endpoint, from)) this.#move(s, from);
     s.expires = this.#deps.now() + this.#ctx.limits.leaseMs;
     // The ack carries the list version, so a client that missed a delta sees the gap; it also
     // confirms a STATUS (same counter).
@@ -229,7 +241,7 @@ export class V2Handler {
   }
 
   /** The live session a session message belongs to, if its MAC holds and its counter is new. */
-  #authenticate(m: SessionMsg, bytes: Buffer, from: Endpoint, transport: 'udp' | 'tcp'): Session | undefined {
+  #authenticate(m: SessionMsg | Msg<'introduce'>, bytes: Buffer, from: Endpoint, transport: 'udp' | 'tcp'): Session | undefined {
     const ctx = this.#ctx;
     const s = this.#sessions.get(m.session.toString('hex'));
     if (s === undefined) {
@@ -239,7 +251,7 @@ export class V2Handler {
       if (m.type === 'heartbeat') ctx.send(encodeV2({ type: 'refused', code: RefuseCode.UnknownSession, reason: '' }), from);
       return undefined;
     }
-    const mac = m.type === 'status' ? trailingMac(s.macKey, bytes) : sessionMac(s.macKey, bytes);
+    const mac = m.type === 'status' || m.type === 'introduce' ? trailingMac(s.macKey, bytes) : sessionMac(s.macKey, bytes);
     if (!timingSafeEqual(mac, m.mac)) {
       ctx.drop('bad-mac', from, bytes.length, transport);
       return undefined;
@@ -250,6 +262,52 @@ export class V2Handler {
     }
     s.counter = m.counter;
     return s;
+  }
+
+  /**
+   * A valid HEARTBEAT from a new address: the user's network changed (or their NAT's binding did).
+   * Follow it, as WireGuard does, and tell everyone where they are now.
+   */
+  #move(s: Session, to: Endpoint): void {
+    const ctx = this.#ctx;
+    const before = s.endpoint;
+    s.endpoint = to;
+    const user = ctx.directory.byName(s.name);
+    if (user === undefined || user.instance !== undefined) return;
+    ctx.directory.add({ ...user, endpoint: to });
+    announceVisibility(ctx, s.name, { endpoint: before, status: s.status }, { endpoint: to, status: s.status });
+  }
+
+  /** A user asks to be introduced to a peer: the peer is told to reach out too (a hole punch). */
+  #introduce(m: Msg<'introduce'>, bytes: Buffer, from: Endpoint): void {
+    const s = this.#authenticate(m, bytes, from, 'udp');
+    if (s === undefined) return;
+    if (!this.#introductions.take(s.id.toString('hex'))) return this.#ctx.drop('rate-limited', from, bytes.length);
+    const peer = this.#byName.get(m.peer);
+    const self = this.#ctx.directory.byName(s.name);
+    if (peer === undefined || peer === s || peer.status === 'invisible' || self === undefined) return this.#ctx.drop('unknown-peer', from, bytes.length);
+    const punch = encodeV2({ type: 'punch', peer: s.name, observed: s.endpoint, privateEndpoint: self.privateEndpoint ?? s.endpoint, mac: Buffer.alloc(16) });
+    trailingMac(peer.macKey, punch).copy(punch, punch.length - 16);
+    this.#ctx.send(punch, peer.endpoint);
+  }
+
+  /**
+   * Carries one peer datagram between two online users who have no direct path. Ciphertext only:
+   * the inner datagram is end-to-end encrypted and authenticated, and the server cannot read it.
+   */
+  #relay(m: Msg<'relay'>, bytes: Buffer, from: Endpoint): void {
+    const ctx = this.#ctx;
+    const s = this.#sessions.get(m.session.toString('hex'));
+    if (s === undefined) return ctx.drop('not-logged-in', from, bytes.length);
+    if (!timingSafeEqual(trailingMac(s.macKey, bytes), m.mac)) return ctx.drop('bad-mac', from, bytes.length);
+    const peer = this.#byName.get(m.peer);
+    if (peer === undefined || peer === s) return ctx.drop('unknown-peer', from, bytes.length);
+    if (!this.#relayBudget.take(s.name, bytes.length)) return ctx.drop('relay-limit', from, bytes.length);
+    const out = encodeV2({ type: 'relayed', peer: s.name, inner: m.inner, mac: Buffer.alloc(16) });
+    trailingMac(peer.macKey, out).copy(out, out.length - 16);
+    ctx.counters.relayed++;
+    ctx.counters.relayedBytes += m.inner.length;
+    ctx.send(out, peer.endpoint);
   }
 
   #setStatus(s: Session, status: Status): void {

@@ -117,6 +117,8 @@ describe('qim server', () => {
       listsSent: 0,
       broadcasts: 0,
       tcpConnections: 0,
+      relayed: 0,
+      relayedBytes: 0,
       drops: { 'unknown-command': 1 },
     });
     expect(await server.exited).toEqual({ code: 0, signal: null });

@@ -29,27 +29,29 @@ function needles(text: string): Buffer[] {
 
 describe('a capture of every datagram during a chat', () => {
   it('contains no plaintext of any qim message, while a classic one shows in clear', async () => {
-    const capture = await captureLoopbackUdp();
-    let pcap: Buffer | null = null;
-    closers.push(async () => {
-      if (pcap === null) await capture.stop();
-    });
     const server = new QimServer({ host: '127.0.0.1', port: 0 });
     await server.start();
     closers.push(() => server.stop());
     const port = server.endpoint.port;
-    const qim = async (name: string) => {
-      const c = new QimChatClient({ server: { host: '127.0.0.1', port }, name, identity: ed25519KeyPair(), host: '127.0.0.1' });
+    const qim = async (name: string, directPaths = true) => {
+      const c = new QimChatClient({ server: { host: '127.0.0.1', port }, name, identity: ed25519KeyPair(), host: '127.0.0.1', directPaths });
       closers.push(() => c.close());
       await c.login();
       return c;
     };
     const alice = await qim('alice');
     const bob = await qim('鲍勃');
+    const hidden = await qim('藏', false); // everything through the server's relay
     const old = new QimClient({ server: { host: '127.0.0.1', port }, name: 'old', host: '127.0.0.1' });
     closers.push(() => old.close());
     await old.login();
-    await until(() => alice.contact('鲍勃') !== undefined && bob.contact('alice') !== undefined && alice.contact('old') !== undefined, 'everyone listed');
+    await until(() => alice.contact('鲍勃') !== undefined && bob.contact('alice') !== undefined && alice.contact('old') !== undefined && hidden.contact('alice') !== undefined, 'everyone listed');
+    // Every datagram to or from any of them (the server included), from here to the end.
+    const capture = await captureLoopbackUdp([port, alice.endpoint.port, bob.endpoint.port, hidden.endpoint.port, old.endpoint.port]);
+    let stopped = false;
+    closers.push(async () => {
+      if (!stopped) await capture.stop();
+    });
 
     const secrets = [
       'the launch code is 4471-ZEBRA',
@@ -64,17 +66,25 @@ describe('a capture of every datagram during a chat', () => {
     for (const s of secrets) alice.send('鲍勃', s);
     alice.typing('鲍勃', true);
     for (const r of replies) bob.send('alice', r);
-    await until(() => atBob.length === secrets.length && atAlice.length === replies.length, 'every message both ways');
+    const atHidden: string[] = [];
+    hidden.on('message', (m) => atHidden.push(m.text));
+    const relayedSecret = '中继也读不到：the vault opens at 03:00';
+    alice.send('藏', relayedSecret);
+    await until(() => atBob.length === secrets.length && atAlice.length === replies.length && atHidden.length === 1, 'every message both ways');
     expect(atBob).toEqual(secrets);
     expect(atAlice).toEqual(replies);
+    expect(atHidden).toEqual([relayedSecret]);
+    expect(server.counters.relayed, 'the relayed conversation went through the server').toBeGreaterThan(0);
     const control = 'classic travels in clear: CONTROL-7731';
     const gotControl = new Promise<void>((resolve) => old.on('message', (m) => m.text === control && resolve()));
     alice.send('old', control);
     await gotControl;
 
-    pcap = await capture.stop();
+    const { pcap, dropped } = await capture.stop();
+    stopped = true;
+    expect(dropped, 'packets the kernel dropped before tcpdump read them').toBe(0);
     expect(pcap.includes(Buffer.from(control, 'utf16le')), 'the capture saw the classic control message').toBe(true);
-    for (const text of [...secrets, ...replies]) {
+    for (const text of [...secrets, ...replies, relayedSecret]) {
       for (const needle of needles(text)) {
         expect(pcap.includes(needle), `plaintext of "${text.slice(0, 30)}" on the wire`).toBe(false);
       }

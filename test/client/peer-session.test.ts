@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PeerSession, type PeerSessionDeps } from '../../src/client/peer-session.js';
+import { PeerSession, type PeerRoute, type PeerSessionDeps } from '../../src/client/peer-session.js';
 import { ed25519KeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import type { Endpoint } from '../../src/protocol/endpoint.js';
-import { decodeV2 } from '../../src/protocol/v2/messages.js';
+import { decodeV2, type V2Message } from '../../src/protocol/v2/messages.js';
 import { UdpTransport } from '../../src/transport/udp.js';
 import { ImpairProxy } from '../helpers/impair.js';
 import { nextEvent, until } from '../helpers/wait.js';
@@ -28,9 +28,9 @@ async function peer(name: string, identity = ed25519KeyPair()) {
         identity,
         name,
         peerKey,
-        send: (bytes: Buffer, to: Endpoint) => {
+        send: (bytes: Buffer, to: PeerRoute) => {
           sent.push(bytes);
-          udp.send(bytes, to);
+          if (to !== 'relay') udp.send(bytes, to);
         },
         now: Date.now,
         handshakeRetryMs: 100,
@@ -47,7 +47,7 @@ async function peer(name: string, identity = ed25519KeyPair()) {
     if (m.type === 'handshake-init') {
       const key = p.expects.get(m.name);
       if (key === undefined) return;
-      for (const s of p.sessions.values()) if (s.endpoint.port === from.port && s.state === 'established') return s.resendResponse();
+      for (const s of p.sessions.values()) if (s.route !== 'relay' && s.route.port === from.port && s.state === 'established') return s.resendResponse();
       const s = PeerSession.respond(p.deps(key), m, from);
       if (typeof s === 'string') return;
       p.sessions.set(s.localIndex, s);
@@ -166,4 +166,92 @@ describe('peer sessions', () => {
     expect(toBob).toEqual(Array.from({ length: N }, (_, i) => `a${i}`));
     expect(toAlice).toEqual(Array.from({ length: N }, (_, i) => `b${i}`));
   }, 120_000);
+});
+
+describe('peer session paths', () => {
+  /** Two sessions wired in memory: each datagram is handed over with the route it "came by". */
+  function pair() {
+    const a = { identity: ed25519KeyPair() };
+    const b = { identity: ed25519KeyPair() };
+    const here = { address: '192.0.2.1', port: 1000 };
+    const there = { address: '198.51.100.7', port: 2000 };
+    let sa: PeerSession | null = null;
+    let sb: PeerSession | null = null;
+    /** When set, a's datagrams are handed to it instead of to b. */
+    let intercept: ((bytes: Buffer) => void) | null = null;
+    const depsB: PeerSessionDeps = {
+      identity: b.identity,
+      name: 'b',
+      peerKey: a.identity.publicKey,
+      now: Date.now,
+      send: (bytes, to) => {
+        const d = decodeV2(bytes);
+        if (!d.ok) return;
+        const m = d.value;
+        if (m.type === 'handshake-response') queueMicrotask(() => sa?.onResponse(m, to === 'relay' ? 'relay' : there));
+        else if (d.value.type === 'data') sa?.onData(d.value, to === 'relay' ? 'relay' : there);
+      },
+    };
+    const depsA: PeerSessionDeps = {
+      identity: a.identity,
+      name: 'a',
+      peerKey: b.identity.publicKey,
+      now: Date.now,
+      send: (bytes, to) => {
+        if (intercept !== null) return intercept(bytes);
+        const d = decodeV2(bytes);
+        if (!d.ok) return;
+        const from: PeerRoute = to === 'relay' ? 'relay' : here;
+        if (d.value.type === 'handshake-init') {
+          const r = PeerSession.respond(depsB, d.value, from);
+          if (typeof r !== 'string') sb = r;
+        } else if (d.value.type === 'data') sb?.onData(d.value, from);
+      },
+    };
+    return {
+      here,
+      start: (routes: PeerRoute[]) => (sa = PeerSession.initiate(depsA, () => routes)),
+      responder: () => sb,
+      /** The DATA a's session seals next (a typing frame), caught before it goes anywhere. */
+      nextData(): Extract<V2Message, { type: 'data' }> {
+        let caught: Buffer | null = null;
+        intercept = (bytes) => (caught = bytes);
+        sa?.typing(false);
+        intercept = null;
+        const d = decodeV2(caught ?? Buffer.alloc(0));
+        if (!d.ok || d.value.type !== 'data') throw new Error('no DATA sealed');
+        return d.value;
+      },
+    };
+  }
+
+  it('takes the route of the first answer, moves to a direct path when one delivers, and is not pulled back by the relay', async () => {
+    const p = pair();
+    const sa = p.start(['relay']);
+    await until(() => sa.state === 'established', 'the handshake');
+    expect(sa.route).toBe('relay');
+    const sb = p.responder() as PeerSession;
+    expect(sb.route).toBe('relay');
+    const routes: PeerRoute[] = [];
+    sb.on('route', (r) => routes.push(r));
+    // A direct path opens: a datagram from a's side arrives straight from its endpoint.
+    sb.onData(p.nextData(), p.here);
+    expect(sb.route).toEqual(p.here);
+    expect(routes).toEqual([p.here]);
+    // Relayed datagrams still in flight do not pull the session back to the relay.
+    sb.onData(p.nextData(), 'relay');
+    expect(sb.route).toEqual(p.here);
+    sa.close();
+    sb.close();
+  });
+
+  it('tries every candidate route with each INIT', () => {
+    const sent: PeerRoute[] = [];
+    const s = PeerSession.initiate(
+      { identity: ed25519KeyPair(), name: 'a', peerKey: ed25519KeyPair().publicKey, now: Date.now, send: (_b, to) => void sent.push(to), handshakeRetryMs: 60_000 },
+      () => [{ address: '10.0.0.2', port: 1 }, { address: '203.0.113.9', port: 2 }, 'relay'],
+    );
+    expect(sent).toEqual([{ address: '10.0.0.2', port: 1 }, { address: '203.0.113.9', port: 2 }, 'relay']);
+    s.close();
+  });
 });

@@ -98,7 +98,7 @@ describe('qim chat client', () => {
       toVersion: 3,
       part: 0,
       parts: 1,
-      entries: [{ op: 'upsert', name: 'mallory', protocol: 'qim', status: 'online', identity: Buffer.alloc(32, 7), endpoint: { address: '127.0.0.1', port: mallory.port } }],
+      entries: [{ op: 'upsert', name: 'mallory', protocol: 'qim', status: 'online', identity: Buffer.alloc(32, 7), endpoint: { address: '127.0.0.1', port: mallory.port }, privateEndpoint: { address: '127.0.0.1', port: mallory.port } }],
       mac: Buffer.alloc(16),
     });
     await mallory.send(forged, alice.endpoint.port);
@@ -158,5 +158,36 @@ describe('qim chat client', () => {
     expect(alice.contact('bob')?.keyChanged).toBeUndefined();
     alice.send('bob', 'sentinel');
     await until(() => atImpostor.includes('sentinel'), 'the sentinel after trusting');
+  });
+
+  it('reports a direct path on a shared network, and goes through the relay for a client that keeps its address', async () => {
+    const alice = await qim('alice');
+    const bob = await qim('bob');
+    const hidden = await qim('hidden', { directPaths: false });
+    await until(() => ['bob', 'hidden'].every((n) => alice.contact(n) !== undefined) && hidden.contact('alice') !== undefined, 'everyone listed');
+
+    const path = nextEvent<{ name: string; path: string }>(alice, 'path', (p: { name: string }) => p.name === 'bob');
+    const got = nextEvent<ChatMessage>(bob, 'message');
+    alice.send('bob', 'straight to you');
+    expect(await path).toEqual({ name: 'bob', path: 'direct' });
+    expect((await got).text).toBe('straight to you');
+    expect(alice.contact('bob')?.path).toBe('direct');
+    expect(server.counters.relayed).toBe(0);
+
+    // hidden never sends to or takes from a peer directly: both directions go through the server.
+    const atAlice: string[] = [];
+    alice.on('message', (m) => atAlice.push(m.text));
+    const atHidden: string[] = [];
+    hidden.on('message', (m) => atHidden.push(m.text));
+    const delivered = nextEvent<{ state: string }>(hidden, 'delivery');
+    hidden.send('alice', '经由服务器中继 🛰️');
+    await until(() => atAlice.length === 1, 'the relayed message');
+    expect(atAlice).toEqual(['经由服务器中继 🛰️']);
+    expect(await delivered).toMatchObject({ state: 'delivered' });
+    alice.send('hidden', 'and back');
+    await until(() => atHidden.length === 1, 'the relayed answer');
+    expect(alice.contact('hidden')?.path).toBe('relayed');
+    expect(hidden.contact('alice')?.path).toBe('relayed');
+    expect(server.counters.relayed).toBeGreaterThan(3);
   });
 });

@@ -23,6 +23,8 @@ async function server(opts: ServerOptions = {}): Promise<QimServer> {
   return s;
 }
 
+const portOf = new Map<ServerLink, number>();
+
 /** A link; `keep` may drop datagrams from the server before the link sees them (a lossy path). */
 async function link(port: number, name: string, extra: Partial<LinkOptions> = {}, keep: (bytes: Buffer) => boolean = () => true): Promise<ServerLink> {
   const udp = await UdpTransport.bind({ host: '127.0.0.1', port: 0 });
@@ -37,6 +39,7 @@ async function link(port: number, name: string, extra: Partial<LinkOptions> = {}
   udp.onDatagram((bytes) => {
     if (keep(bytes)) l.receive(bytes);
   });
+  portOf.set(l, udp.local().port);
   closers.push(async () => {
     l.close();
     await udp.close();
@@ -190,5 +193,37 @@ describe('qim server link', () => {
     const second = await server({ port });
     await until(() => second.users().length === 1, 'bob to log in again');
     expect(second.users()[0]?.status).toBe('away');
+  });
+
+  it('introduces a user to a peer (a PUNCH with its endpoints) and relays peer datagrams within a budget', async () => {
+    const s = await server({ limits: { ...fast, relayBytesPerSecond: 1, relayBurstBytes: 1000 } });
+    const port = s.endpoint.port;
+    const alice = await link(port, 'alice');
+    const bob = await link(port, 'bob');
+    await alice.connect();
+    await bob.connect();
+    const punch = nextEvent<{ peer: string; observed: { port: number }; privateEndpoint: { port: number } }>(bob, 'punch');
+    alice.introduce('bob');
+    const p = await punch;
+    expect(p.peer).toBe('alice');
+    expect(p.observed.port).toBe(portOf.get(alice));
+    expect(p.privateEndpoint.port).toBe(portOf.get(alice));
+    alice.introduce('nobody');
+    await until(() => s.counters.drops['unknown-peer'] === 1, 'an introduction to no one dropped');
+
+    const relayed: Buffer[] = [];
+    bob.on('relayed', ({ peer, inner }) => peer === 'alice' && relayed.push(inner));
+    const inner = encodeV2({ type: 'data', receiver: 1, counter: 1, ciphertext: Buffer.alloc(400, 7) });
+    for (let i = 0; i < 4; i++) alice.relay('bob', inner);
+    await until(() => (s.counters.drops['relay-limit'] ?? 0) >= 1, 'the budget to run out');
+    expect(relayed.length).toBeLessThan(4);
+    await until(() => relayed.length === 4 - (s.counters.drops['relay-limit'] ?? 0), 'what fitted the budget');
+    expect(relayed.every((b) => b.equals(inner))).toBe(true);
+    expect(s.counters.relayed).toBe(relayed.length);
+    // A RELAY for a session nobody holds is dropped, and sends nothing anywhere.
+    const stray = await RawPeer.bind();
+    closers.push(() => stray.close());
+    await stray.send(encodeV2({ type: 'relay', session: Buffer.alloc(8, 9), peer: 'bob', inner, mac: Buffer.alloc(16) }), port);
+    await until(() => s.counters.drops['not-logged-in'] === 1, 'the stray RELAY dropped');
   });
 });

@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import type { ClassicDatagram } from '../../src/protocol/classic/datagram.js';
 import { canonicalAddress, type Endpoint } from '../../src/protocol/endpoint.js';
+import { encodeV2, MAX_PEER_DATAGRAM } from '../../src/protocol/v2/messages.js';
 
 /** Any text: every code point, plus a bias towards Chinese and emoji. */
 export const arbText = fc.oneof(
@@ -41,6 +42,15 @@ const u48 = fc.integer({ min: 0, max: 2 ** 48 - 1 });
 const status = fc.constantFrom('online' as const, 'away' as const, 'busy' as const, 'invisible' as const);
 /** A name that fits the wire's 96 UTF-8 bytes. */
 const wireName = arbText.filter((s) => Buffer.byteLength(s) <= 96);
+
+/** A peer datagram as a RELAY carries it: an INIT, a RESP, or a DATA of up to 1,077 bytes. */
+const arbPeerDatagram: fc.Arbitrary<Buffer> = fc.oneof(
+  fc.record({ sender: u32, name: wireName, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }).map((m) => encodeV2({ type: 'handshake-init', ...m })),
+  fc.record({ sender: u32, receiver: u32, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }).map((m) => encodeV2({ type: 'handshake-response', ...m })),
+  fc
+    .record({ receiver: u32, counter: u48, ciphertext: fc.uint8Array({ minLength: 16, maxLength: MAX_PEER_DATAGRAM - 14 }).map((b) => Buffer.from(b)) })
+    .map((m) => encodeV2({ type: 'data', ...m })),
+);
 
 /** Any qim-protocol message that can be encoded. */
 export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
@@ -87,6 +97,7 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
             status,
             identity: bytes(32),
             endpoint: arbEndpoint,
+            privateEndpoint: arbEndpoint,
           }),
         ),
         { maxLength: 12 },
@@ -95,6 +106,10 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
     }),
   fc.record({ type: fc.constantFrom('heartbeat' as const, 'heartbeat-ack' as const, 'logout' as const, 'list-request' as const), session: bytes(8), counter: u48, listVersion: u32, mac: bytes(16) }),
   fc.record({ type: fc.constant('status' as const), session: bytes(8), counter: u48, status, mac: bytes(16) }),
+  fc.record({ type: fc.constant('introduce' as const), session: bytes(8), counter: u48, peer: wireName, mac: bytes(16) }),
+  fc.record({ type: fc.constant('punch' as const), peer: wireName, observed: arbEndpoint, privateEndpoint: arbEndpoint, mac: bytes(16) }),
+  fc.record({ type: fc.constant('relay' as const), session: bytes(8), peer: wireName, inner: arbPeerDatagram, mac: bytes(16) }),
+  fc.record({ type: fc.constant('relayed' as const), peer: wireName, inner: arbPeerDatagram, mac: bytes(16) }),
   fc.record({ type: fc.constant('handshake-init' as const), sender: u32, name: wireName, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }),
   fc.record({ type: fc.constant('handshake-response' as const), sender: u32, receiver: u32, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }),
   fc.record({ type: fc.constant('data' as const), receiver: u32, counter: u48, ciphertext: fc.uint8Array({ minLength: 16, maxLength: 1100 }).map((b) => Buffer.from(b)) }),

@@ -9,12 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface Capture {
-  /** Stops capturing and returns the pcap file's bytes (packet headers and payloads). */
-  stop(): Promise<Buffer>;
+  /**
+   * Stops capturing; returns the pcap file's bytes (packet headers and payloads) and how many
+   * packets the kernel dropped before tcpdump read them (a capture that dropped proves nothing).
+   */
+  stop(): Promise<{ pcap: Buffer; dropped: number }>;
 }
 
-/** Starts capturing UDP on `lo`; resolves once tcpdump is listening. */
-export async function captureLoopbackUdp(): Promise<Capture> {
+/** Starts capturing UDP on `lo` to and from `ports` (all UDP when none); resolves once tcpdump listens. */
+export async function captureLoopbackUdp(ports: readonly number[] = []): Promise<Capture> {
   if (spawnSync('tcpdump', ['--version']).error !== undefined) {
     throw new Error('tcpdump is missing: install Debian\'s tcpdump (apt-get install tcpdump); the capture test needs it');
   }
@@ -23,7 +26,11 @@ export async function captureLoopbackUdp(): Promise<Capture> {
   const file = join(dir, 'lo.pcap');
   // --immediate-mode and -U: hand over and write each packet at once (else the last ones may sit in
   // the kernel's ring when we stop); -s 0: whole packets; -n: no name lookups.
-  const child: ChildProcess = spawn('tcpdump', ['--immediate-mode', '-i', 'lo', '-U', '-s', '0', '-n', '-w', file, 'udp'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // -B: an 8 MiB kernel buffer, so a busy machine does not drop packets before tcpdump reads them.
+  const filter = ports.length === 0 ? 'udp' : `udp and (${ports.map((p) => `port ${p}`).join(' or ')})`;
+  const child: ChildProcess = spawn('tcpdump', ['--immediate-mode', '-B', '8192', '-i', 'lo', '-U', '-s', '0', '-n', '-w', file, filter], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${stderr}`)), 10_000);
@@ -40,13 +47,14 @@ export async function captureLoopbackUdp(): Promise<Capture> {
     });
   });
   return {
-    async stop(): Promise<Buffer> {
+    async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGINT');
       await exited;
-      const bytes = readFileSync(file);
+      const pcap = readFileSync(file);
       rmSync(dir, { recursive: true, force: true });
-      return bytes;
+      const dropped = Number(/(\d+) packets? dropped by kernel/.exec(stderr)?.[1] ?? 'NaN');
+      return { pcap, dropped };
     },
   };
 }

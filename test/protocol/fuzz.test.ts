@@ -98,6 +98,7 @@ describe(`mutation fuzzing, ${RUNS.toLocaleString('en')} inputs per parser`, () 
       encodeFrame({ kind: 'ack', ack: { cumulative: 9, ranges: [[11, 12], [15, 20]] } }),
       encodeFrame({ kind: 'typing', typing: true }),
       encodeFrame({ kind: 'skip', floor: 4 }),
+      encodeFrame({ kind: 'ping' }),
     ];
     expect(fuzz(corpus, (b) => decodeFrame(b), 5)).toBeGreaterThan(0);
   });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, encodeFrame, MAX_FRAGMENT_BYTES, type Frame } from '../../src/protocol/v2/frames.js';
+import { encodeV2, MAX_DATAGRAM, MAX_PEER_DATAGRAM } from '../../src/protocol/v2/messages.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const arbFrame: fc.Arbitrary<Frame> = fc.oneof(
@@ -10,6 +11,7 @@ const arbFrame: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ kind: fc.constant('ack' as const), ack: fc.record({ cumulative: u32, ranges: fc.array(fc.tuple(u32, u32), { maxLength: 16 }) }) }),
   fc.record({ kind: fc.constant('typing' as const), typing: fc.boolean() }),
   fc.record({ kind: fc.constant('skip' as const), floor: u32 }),
+  fc.constant({ kind: 'ping' as const }),
 );
 
 describe('peer frames', () => {
@@ -31,9 +33,13 @@ describe('peer frames', () => {
     );
   });
 
-  it('fit a full fragment in one 1,200-byte datagram', () => {
+  it('fit a full fragment in one peer datagram, which a RELAY with the longest name still carries in 1,200 bytes', () => {
     const f = encodeFrame({ kind: 'msg', seq: 1, floor: 0, part: 0, parts: 1, bytes: Buffer.alloc(MAX_FRAGMENT_BYTES) });
-    expect(f.length + 14 + 16).toBe(1200);
+    const data = encodeV2({ type: 'data', receiver: 1, counter: 1, ciphertext: Buffer.alloc(f.length + 16) });
+    expect(data.length).toBe(MAX_PEER_DATAGRAM);
+    const longest = '字'.repeat(32); // 96 bytes of UTF-8
+    expect(encodeV2({ type: 'relay', session: Buffer.alloc(8), peer: longest, inner: data, mac: Buffer.alloc(16) }).length).toBeLessThanOrEqual(MAX_DATAGRAM);
+    expect(encodeV2({ type: 'relayed', peer: longest, inner: data, mac: Buffer.alloc(16) }).length).toBeLessThanOrEqual(MAX_DATAGRAM);
     expect(() => encodeFrame({ kind: 'msg', seq: 1, floor: 0, part: 0, parts: 1, bytes: Buffer.alloc(MAX_FRAGMENT_BYTES + 1) })).toThrow(RangeError);
   });
 });

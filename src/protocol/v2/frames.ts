@@ -5,26 +5,28 @@
  *   02 ACK     cumulative u32, count u8, count × (start u32, end u32)
  *   03 TYPING  typing u8 (0 or 1)
  *   04 SKIP    floor u32: every seq below it was given up by the sender
+ *   05 PING    nothing: keeps a path and its NAT bindings alive (never acknowledged)
  *
  * Pure; decoding never throws.
  */
 import type { Ack } from '../../reliability/ack.js';
 import type { Decoded } from '../result.js';
 import { ByteReader, ByteWriter } from './bytes.js';
-import { MAX_DATAGRAM } from './messages.js';
+import { MAX_PEER_DATAGRAM } from './messages.js';
 
 export type Frame =
   | { kind: 'msg'; seq: number; floor: number; part: number; parts: number; bytes: Buffer }
   | { kind: 'ack'; ack: Ack }
   | { kind: 'typing'; typing: boolean }
-  | { kind: 'skip'; floor: number };
+  | { kind: 'skip'; floor: number }
+  | { kind: 'ping' };
 
 /** DATA overhead: header 14 bytes, tag 16. */
 const DATA_OVERHEAD = 30;
 /** MSG frame header bytes. */
 const MSG_HEADER = 13;
-/** The most message bytes one fragment carries, so that its DATA datagram fits in 1,200 bytes. */
-export const MAX_FRAGMENT_BYTES = MAX_DATAGRAM - DATA_OVERHEAD - MSG_HEADER;
+/** The most message bytes one fragment carries, so that its DATA fits a peer datagram (and a RELAY). */
+export const MAX_FRAGMENT_BYTES = MAX_PEER_DATAGRAM - DATA_OVERHEAD - MSG_HEADER;
 /** Ack ranges in one ACK frame. */
 export const MAX_ACK_RANGES = 16;
 
@@ -46,6 +48,9 @@ export function encodeFrame(f: Frame): Buffer {
       break;
     case 'skip':
       w.u8(4).u32(f.floor);
+      break;
+    case 'ping':
+      w.u8(5);
       break;
   }
   return Buffer.from(w.finish());
@@ -81,6 +86,9 @@ export function decodeFrame(bytes: Uint8Array): Decoded<Frame> {
     }
     case 4:
       f = { kind: 'skip', floor: r.u32() };
+      break;
+    case 5:
+      f = { kind: 'ping' };
       break;
     default:
       return { ok: false, reason: 'unknown-command' };

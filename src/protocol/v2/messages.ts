@@ -36,10 +36,26 @@ export const Type = {
   Presence: 0x09,
   ListRequest: 0x0a,
   Status: 0x0b,
+  Introduce: 0x0c,
+  Punch: 0x0d,
   HandshakeInit: 0x20,
   HandshakeResponse: 0x21,
   Data: 0x22,
+  Relay: 0x30,
+  Relayed: 0x31,
 } as const;
+
+/**
+ * The largest peer datagram (HANDSHAKE-INIT, -RESPONSE, DATA): small enough that a RELAY carrying
+ * it, with the longest name, still fits in {@link MAX_DATAGRAM}.
+ */
+export const MAX_PEER_DATAGRAM = 1077;
+
+/** True when `inner` may be relayed: a peer datagram (handshake or DATA) within the size limit. */
+export function isPeerDatagram(inner: Uint8Array): boolean {
+  const t = inner[1];
+  return inner.length >= 2 && inner.length <= MAX_PEER_DATAGRAM && inner[0] === VERSION && (t === Type.HandshakeInit || t === Type.HandshakeResponse || t === Type.Data);
+}
 
 export type V2Message =
   | { type: 'hello'; nonce: Buffer }
@@ -73,6 +89,10 @@ export type V2Message =
   | { type: 'logout'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
   | { type: 'list-request'; session: Buffer; counter: number; listVersion: number; mac: Buffer }
   | { type: 'status'; session: Buffer; counter: number; status: Status; mac: Buffer }
+  | { type: 'introduce'; session: Buffer; counter: number; peer: string; mac: Buffer }
+  | { type: 'punch'; peer: string; observed: Endpoint; privateEndpoint: Endpoint; mac: Buffer }
+  | { type: 'relay'; session: Buffer; peer: string; inner: Buffer; mac: Buffer }
+  | { type: 'relayed'; peer: string; inner: Buffer; mac: Buffer }
   | { type: 'presence'; fromVersion: number; toVersion: number; part: number; parts: number; entries: PresenceEntry[]; mac: Buffer }
   | { type: 'handshake-init'; sender: number; name: string; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'handshake-response'; sender: number; receiver: number; ephemeral: Buffer; identity: Buffer; signature: Buffer }
@@ -95,7 +115,10 @@ export type PresenceEntry =
       status: Status;
       /** The identity key; 32 zero bytes for a classic user (who has none). */
       identity: Buffer;
+      /** Where the server sees the user (their public endpoint behind a NAT). */
       endpoint: Endpoint;
+      /** Where the user says it is (its LOGIN's endpoint; for a classic user the same). */
+      privateEndpoint: Endpoint;
     }
   | { op: 'remove'; name: string };
 
@@ -106,13 +129,14 @@ export const PRESENCE_HEADER_BYTES = 16;
 export function presenceEntryBytes(e: PresenceEntry): number {
   const name = 2 + Buffer.byteLength(e.name);
   if (e.op === 'remove') return name;
-  return name + 2 + 32 + (e.endpoint.address.includes(':') ? 19 : 7);
+  const ep = (x: Endpoint): number => (x.address.includes(':') ? 19 : 7);
+  return name + 2 + 32 + ep(e.endpoint) + ep(e.privateEndpoint);
 }
 
 function writeEntry(w: ByteWriter, e: PresenceEntry): void {
   w.u8(e.op === 'upsert' ? 1 : 2).str8(e.name, MAX_NAME_BYTES);
   if (e.op === 'remove') return;
-  w.u8(e.protocol === 'qim' ? 1 : 0).u8(STATUSES.indexOf(e.status)).raw(e.identity).endpoint(e.endpoint);
+  w.u8(e.protocol === 'qim' ? 1 : 0).u8(STATUSES.indexOf(e.status)).raw(e.identity).endpoint(e.endpoint).endpoint(e.privateEndpoint);
 }
 
 function readEntry(r: ByteReader): PresenceEntry {
@@ -124,7 +148,15 @@ function readEntry(r: ByteReader): PresenceEntry {
   if (proto > 1) r.fail();
   const status = STATUSES[r.u8()];
   if (status === undefined) r.fail();
-  return { op: 'upsert', name, protocol: proto === 1 ? 'qim' : 'classic', status: status ?? 'online', identity: r.fixed(32), endpoint: r.endpoint() };
+  return {
+    op: 'upsert',
+    name,
+    protocol: proto === 1 ? 'qim' : 'classic',
+    status: status ?? 'online',
+    identity: r.fixed(32),
+    endpoint: r.endpoint(),
+    privateEndpoint: r.endpoint(),
+  };
 }
 
 /** The bytes of a session message that its MAC covers (all but the MAC itself). */
@@ -160,6 +192,20 @@ export function encodeV2(m: V2Message): Buffer {
       break;
     case 'status':
       w.u8(Type.Status).raw(m.session).u64(m.counter).u8(STATUSES.indexOf(m.status)).raw(m.mac);
+      break;
+    case 'introduce':
+      w.u8(Type.Introduce).raw(m.session).u64(m.counter).str8(m.peer, MAX_NAME_BYTES).raw(m.mac);
+      break;
+    case 'punch':
+      w.u8(Type.Punch).str8(m.peer, MAX_NAME_BYTES).endpoint(m.observed).endpoint(m.privateEndpoint).raw(m.mac);
+      break;
+    case 'relay':
+      if (!isPeerDatagram(m.inner)) throw new RangeError('a RELAY carries one peer datagram');
+      w.u8(Type.Relay).raw(m.session).str8(m.peer, MAX_NAME_BYTES).raw(m.inner).raw(m.mac);
+      break;
+    case 'relayed':
+      if (!isPeerDatagram(m.inner)) throw new RangeError('a RELAYED carries one peer datagram');
+      w.u8(Type.Relayed).str8(m.peer, MAX_NAME_BYTES).raw(m.inner).raw(m.mac);
       break;
     case 'handshake-init':
       w.u8(Type.HandshakeInit).u32(m.sender).str8(m.name, MAX_NAME_BYTES).raw(m.ephemeral).raw(m.identity).raw(m.signature);
@@ -298,6 +344,24 @@ export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
       const status = STATUSES[r.u8()];
       if (status === undefined) r.fail();
       m = { type: 'status', session, counter, status: status ?? 'online', mac: r.fixed(16) };
+      break;
+    }
+    case Type.Introduce:
+      m = { type: 'introduce', session: r.fixed(8), counter: r.u64(), peer: r.str8(MAX_NAME_BYTES), mac: r.fixed(16) };
+      break;
+    case Type.Punch:
+      m = { type: 'punch', peer: r.str8(MAX_NAME_BYTES), observed: r.endpoint(), privateEndpoint: r.endpoint(), mac: r.fixed(16) };
+      break;
+    case Type.Relay:
+    case Type.Relayed: {
+      const session = type === Type.Relay ? r.fixed(8) : null;
+      const peer = r.str8(MAX_NAME_BYTES);
+      if (r.remaining < 16 + 2) r.fail();
+      const body = r.rest();
+      const inner = body.subarray(0, Math.max(0, body.length - 16));
+      const mac = body.subarray(Math.max(0, body.length - 16));
+      if (!isPeerDatagram(inner)) r.fail();
+      m = session !== null ? { type: 'relay', session, peer, inner: Buffer.from(inner), mac: Buffer.from(mac) } : { type: 'relayed', peer, inner: Buffer.from(inner), mac: Buffer.from(mac) };
       break;
     }
     case Type.HandshakeInit:

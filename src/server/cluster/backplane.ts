@@ -15,6 +15,7 @@ import type { UserProtocol } from '../directory.js';
 export interface SharedUser {
   readonly name: string;
   readonly endpoint: Endpoint;
+  readonly privateEndpoint?: Endpoint;
   readonly protocol: UserProtocol;
   readonly status: Status;
   /** The Ed25519 identity key (qim users). */

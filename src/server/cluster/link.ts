@@ -64,6 +64,7 @@ export class ClusterLink {
     const after: OnlineUser = {
       name: u.name,
       endpoint: u.endpoint,
+      ...(u.privateEndpoint !== undefined ? { privateEndpoint: u.privateEndpoint } : {}),
       protocol: u.protocol,
       status: u.status,
       since: u.since,
@@ -106,6 +107,7 @@ function shared(u: OnlineUser, instance: string): SharedUser {
   return {
     name: u.name,
     endpoint: u.endpoint,
+    ...(u.privateEndpoint !== undefined ? { privateEndpoint: u.privateEndpoint } : {}),
     protocol: u.protocol,
     status: u.status,
     since: u.since,

@@ -104,6 +104,7 @@ return n`;
 interface WireUser {
   name: string;
   endpoint: { address: string; port: number };
+  privateEndpoint?: { address: string; port: number };
   protocol: SharedUser['protocol'];
   status: SharedUser['status'];
   identity?: string;
@@ -115,6 +116,7 @@ function toWire(u: SharedUser): WireUser {
   return {
     name: u.name,
     endpoint: { address: u.endpoint.address, port: u.endpoint.port },
+    ...(u.privateEndpoint !== undefined ? { privateEndpoint: { address: u.privateEndpoint.address, port: u.privateEndpoint.port } } : {}),
     protocol: u.protocol,
     status: u.status,
     ...(u.identity !== undefined ? { identity: u.identity.toString('hex') } : {}),
@@ -127,6 +129,7 @@ function fromWire(w: WireUser): SharedUser {
   return {
     name: w.name,
     endpoint: { address: w.endpoint.address, port: w.endpoint.port },
+    ...(w.privateEndpoint !== undefined ? { privateEndpoint: { address: w.privateEndpoint.address, port: w.privateEndpoint.port } } : {}),
     protocol: w.protocol,
     status: w.status,
     ...(typeof w.identity === 'string' ? { identity: Buffer.from(w.identity, 'hex') } : {}),

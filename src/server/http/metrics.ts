@@ -37,6 +37,8 @@ const DROP_REASONS = Object.keys({
   stale: true,
   replayed: true,
   'rate-limited': true,
+  'relay-limit': true,
+  'unknown-peer': true,
   'tcp-garbage': true,
   'tcp-too-many': true,
   'tcp-idle': true,
@@ -56,6 +58,8 @@ const COUNTERS: Record<Exclude<keyof ServerCounters, 'drops'>, { readonly name: 
   datagramsOut: { name: 'qim_datagrams_sent_total', help: 'UDP datagrams sent.' },
   bytesOut: { name: 'qim_sent_bytes_total', help: 'UDP bytes sent.' },
   sendErrors: { name: 'qim_send_errors_total', help: 'UDP sends that failed.' },
+  relayed: { name: 'qim_relayed_datagrams_total', help: 'Peer datagrams carried by the relay (end-to-end ciphertext).' },
+  relayedBytes: { name: 'qim_relayed_bytes_total', help: 'Bytes of peer datagrams carried by the relay.' },
 };
 
 const PROTOCOLS: readonly UserProtocol[] = ['classic', 'qim'];
