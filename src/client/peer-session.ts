@@ -40,6 +40,8 @@ export type PeerRoute = Endpoint | 'relay';
 const KEEPALIVE_MS = 10_000;
 /** A relayed datagram does not displace a direct path that delivered within this long. */
 const DIRECT_FRESH_MS = 25_000;
+/** A direct path silent this long while messages wait for acknowledgement is given up for the relay. */
+const PATH_DEAD_MS = 4_000;
 
 function sameRoute(a: PeerRoute, b: PeerRoute): boolean {
   return a === 'relay' || b === 'relay' ? a === b : a.address === b.address && a.port === b.port;
@@ -57,6 +59,8 @@ export interface PeerSessionDeps {
   readonly directCandidates?: () => Endpoint[];
   /** PING interval (default 10 s). */
   readonly keepaliveMs?: number;
+  /** True when the relay is there to fall back on (a direct path that dies moves to it). */
+  readonly canRelay?: () => boolean;
   readonly now: () => number;
   /** Longest message accepted by `send`, in UTF-8 bytes. */
   readonly maxMessageBytes?: number;
@@ -87,8 +91,9 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   #queued: { id: number; bytes: Buffer }[] = [];
   #nextId = 1;
   #route: PeerRoute;
-  /** When a datagram last authenticated on a direct path. */
+  /** When a datagram last authenticated on a direct path, and on any path. */
   #lastDirect = -Infinity;
+  #lastHeard = 0;
   #keepalive: NodeJS.Timeout | null = null;
   /** Why the last RESP was rejected, reported if the handshake then times out. */
   #lastError: HandshakeError | null = null;
@@ -141,7 +146,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     s.#channel = new SecureChannel(r.value.keys.responderToInitiator, r.value.keys.initiatorToResponder);
     s.#respBytes = encodeV2({ type: 'handshake-response', sender: s.localIndex, receiver: init.sender, ...r.value.response });
     deps.send(s.#respBytes, from);
-    if (from !== 'relay') s.#lastDirect = deps.now();
+    s.#lastHeard = deps.now();
+    if (from !== 'relay') s.#lastDirect = s.#lastHeard;
     s.#setState('established');
     return s;
   }
@@ -265,6 +271,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
    */
   #arrived(from: PeerRoute): void {
     const now = this.deps.now();
+    this.#lastHeard = now;
     if (from !== 'relay') this.#lastDirect = now;
     else if (this.#route !== 'relay' && now - this.#lastDirect <= DIRECT_FRESH_MS) return;
     if (sameRoute(this.#route, from)) return;
@@ -275,9 +282,27 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   /** PINGs on the path (NAT bindings stay open), and straight to the peer while relayed (to find a direct path). */
   #ping(): void {
     if (this.#state !== 'established') return;
+    this.#seal(encodeFrame({ kind: 'ping' }));
+    if (this.#route === 'relay') this.probe();
+  }
+
+  /**
+   * PINGs every direct endpoint the peer has now (its address changed): from behind a NAT, that
+   * opens ours towards them, and a PING that arrives moves their side of the session to it.
+   */
+  probe(): void {
+    if (this.#state !== 'established') return;
     const ping = encodeFrame({ kind: 'ping' });
-    this.#seal(ping);
-    if (this.#route === 'relay') for (const ep of this.deps.directCandidates?.() ?? []) this.#seal(ping, ep);
+    for (const ep of this.deps.directCandidates?.() ?? []) this.#seal(ping, ep);
+  }
+
+  /** Gives up a direct path that stopped answering while messages wait, for the relay. */
+  #checkPath(now: number): void {
+    if (this.#route === 'relay' || this.#sender.idle || this.deps.canRelay?.() !== true) return;
+    if (now - this.#lastHeard < PATH_DEAD_MS) return;
+    this.#route = 'relay';
+    this.emit('route', 'relay');
+    this.probe();
   }
 
   #sendPayloads(id: number, bytes: Buffer): void {
@@ -301,6 +326,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   #pump(): void {
     if (this.#state !== 'established') return;
     const now = this.deps.now();
+    this.#checkPath(now);
     const poll = this.#sender.poll(now);
     for (const t of poll.transmit) {
       const p = Buffer.from(t.payload);

@@ -187,6 +187,8 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     });
     link.on('joined', (c) => {
       this.#checkPin(c);
+      // Someone we talk with moved (a new network, a NAT that forgot them): reach for the new address.
+      this.#sessions.get(c.name)?.probe();
       this.emit('joined', this.#chatContact(c));
     });
     link.on('status', (s) => this.emit('status', s));
@@ -296,6 +298,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       peerKey: c.identity,
       send: (bytes: Buffer, to: PeerRoute) => (to === 'relay' ? this.#link?.relay(name, bytes) : udp.send(bytes, to)),
       directCandidates: () => this.#direct(name),
+      canRelay: () => this.#link?.state === 'online',
       now: Date.now,
     };
   }
@@ -352,6 +355,8 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     };
     s.on('route', reportPath);
     s.on('state', reportPath);
+    // A session that answered an INIT is established before anyone could listen to it.
+    if (s.state === 'established') queueMicrotask(reportPath);
     s.on('failure', ({ error }) =>
       this.emit('warning', {
         code: error === 'key-mismatch' ? 'key-mismatch' : 'handshake-failed',
