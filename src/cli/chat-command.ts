@@ -54,6 +54,7 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
       name: opts.name,
       identity: profile.identity,
       peerPins,
+      seenOffline: profile.seenOffline(serverText),
       ...endpointOpts,
       ...(serverKey ? { serverKey } : {}),
       ...(opts.relayOnly === true ? { directPaths: false } : {}),

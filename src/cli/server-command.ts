@@ -47,7 +47,7 @@ const DROP_LOGS_PER_SECOND = 20;
 /** Runs the server until a signal; resolves when it has stopped. */
 export async function runServer(opts: ServerCommandOptions): Promise<void> {
   const log = new Logger(opts.log, process.stdout);
-  const { identity, accounts } = await openServerData(opts.data);
+  const { identity, accounts, offline } = await openServerData(opts.data);
   let lastRedisError = 0;
   const backplane =
     opts.redis === undefined
@@ -60,7 +60,7 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
             log.warn('redis-error', { message: err.message });
           },
         });
-  const server = new QimServer({ host: opts.host, port: opts.port, identity, accounts, ...(backplane !== undefined ? { backplane } : {}) });
+  const server = new QimServer({ host: opts.host, port: opts.port, identity, accounts, offline, ...(backplane !== undefined ? { backplane } : {}) });
   const limiter = new DropLogLimiter(DROP_LOGS_PER_SECOND, (reason, count) =>
     log.warn('drops-suppressed', { reason, count }),
   );
@@ -103,12 +103,14 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
   } catch (err) {
     await dashboard?.close();
     accounts.close();
+    offline.close();
     throw err;
   }
   await stopped;
   await server.stop();
   await dashboard?.close();
   accounts.close();
+  offline.close();
   for (const [reason, count] of limiter.stop()) log.warn('drops-suppressed', { reason, count });
   const { drops, ...totals } = server.counters;
   log.info('stopped', { ...totals, drops });

@@ -60,6 +60,7 @@ export async function runTty(client: ChatClient, serverText: string, history?: H
   client.on('warning', (w) => say(yellow(`⚠ ${safe(w.message)}`)));
   client.on('delivery', (d) => {
     if (d.state === 'failed') say(yellow(`✗ a message to ${safe(d.to)} was not delivered`));
+    else if (d.state === 'stored') say(dim(`  ✉ ${safe(d.to)} is offline: kept for them (sealed) until they log in`));
     else if (d.state === 'delivered' && conversations.open === d.to) say(dim(`  ✓ delivered to ${safe(d.to)}`));
   });
   client.on('message', (m) => {

@@ -51,8 +51,8 @@ export async function runWeb(opts: WebCommandOptions): Promise<number> {
 export async function runStart(opts: StartCommandOptions): Promise<number> {
   const log = new Logger('text', process.stdout);
   const signal = nextSignal();
-  const { identity, accounts } = await openServerData(opts.data);
-  const server = new QimServer({ host: opts.host, port: opts.port, identity, accounts });
+  const { identity, accounts, offline } = await openServerData(opts.data);
+  const server = new QimServer({ host: opts.host, port: opts.port, identity, accounts, offline });
   const limiter = new DropLogLimiter(DROP_LOGS_PER_SECOND, (reason, count) => log.warn('drops-suppressed', { reason, count }));
   onActivity(server, (a) => {
     if (a.dropReason === undefined || limiter.allow(a.dropReason)) log[a.level](a.event, a.fields);
@@ -64,6 +64,7 @@ export async function runStart(opts: StartCommandOptions): Promise<number> {
     await server.start();
   } catch (err) {
     accounts.close();
+    offline.close();
     throw err;
   }
   // The web client reaches the server over loopback unless the server listens on one address only.
@@ -73,6 +74,7 @@ export async function runStart(opts: StartCommandOptions): Promise<number> {
   await web?.close();
   await server.stop();
   accounts.close();
+  offline.close();
   for (const [reason, count] of limiter.stop()) log.warn('drops-suppressed', { reason, count });
   const { drops, ...totals } = server.counters;
   log.info('stopped', { ...totals, drops });

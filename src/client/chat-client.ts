@@ -31,7 +31,7 @@ export interface UiMessage {
 export interface UiDelivery {
   readonly to: string;
   readonly id: number;
-  readonly state: 'delivered' | 'failed' | 'sent';
+  readonly state: 'delivered' | 'failed' | 'sent' | 'stored';
 }
 
 export interface UiWarning {

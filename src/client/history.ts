@@ -29,9 +29,11 @@ export class HistoryRecorder extends EventEmitter<RecorderEvents> {
       this.emit('entry', store.append({ server, peer: m.from, direction: 'in', text: m.text, at: m.receivedAt.getTime(), state: 'received', encrypted: m.encrypted ?? false }));
     });
     client.on('delivery', (d) => {
-      const row = this.#inFlight.get(d.id);
-      if (row === undefined || d.state === 'sent') return;
-      this.#inFlight.delete(d.id);
+      if (d.state === 'sent') return;
+      // In flight this run; or a message left for someone offline in an earlier run, now read.
+      const row = this.#inFlight.get(d.id) ?? store.byRef(server, d.to, d.id)?.id;
+      if (row === undefined) return;
+      if (d.state !== 'stored') this.#inFlight.delete(d.id);
       store.setState(row, d.state);
       const e = store.entry(row);
       if (e !== undefined) this.emit('entry', e);
@@ -48,7 +50,10 @@ export class HistoryRecorder extends EventEmitter<RecorderEvents> {
     const tracked = typeof id === 'number' && id > 0;
     const encrypted = this.client.contact(to)?.protocol === 'qim';
     const entry = this.store.append({ server: this.server, peer: to, direction: 'out', text, at: this.now(), state: tracked ? 'sending' : 'sent', encrypted });
-    if (tracked) this.#inFlight.set(id, entry.id);
+    if (tracked) {
+      this.#inFlight.set(id, entry.id);
+      this.store.setRef(entry.id, id);
+    }
     this.emit('entry', entry);
     return { entry, id: tracked ? id : undefined };
   }

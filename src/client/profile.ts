@@ -57,6 +57,11 @@ export class Profile {
     return { get: (name) => this.store.peerKey(server, name), pin: (name, key) => this.store.pinPeer(server, name, key) };
   }
 
+  /** The offline messages already shown on `server`, as `QimChatClient`'s `seenOffline` takes them. */
+  seenOffline(server: string): { has(id: number): boolean; add(id: number): void } {
+    return { has: (id) => this.store.seenOffline(server, id), add: (id) => this.store.markOfflineSeen(server, id) };
+  }
+
   close(): void {
     this.store.close();
   }

@@ -9,9 +9,11 @@ import { fingerprint, type KeyPair } from '../crypto/keys.js';
 import { classicTime, decodeClassic, encodeClassic, looksClassic } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
-import { decodeV2, looksV2, type Status, type V2Message } from '../protocol/v2/messages.js';
+import { decodeV2, looksV2, OfflineResult, type Status, type V2Message } from '../protocol/v2/messages.js';
 import { localAddressToward, resolveHost, UdpTransport } from '../transport/udp.js';
 import { PeerSession, type PeerRoute } from './peer-session.js';
+import { openOffline, prekeyPair, sealOffline, verifyPrekey } from '../crypto/offline.js';
+import { randomBytes } from 'node:crypto';
 import { ServerLink, type QimContact } from './server-link.js';
 
 /** A contact as the chat UIs show it. */
@@ -48,6 +50,8 @@ export interface ChatMessage {
   readonly sentAt: string;
   readonly receivedAt: Date;
   readonly encrypted: boolean;
+  /** Left at the server while we were offline (sentAt is then the sender's clock). */
+  readonly offline?: boolean;
 }
 
 export interface QimChatEvents {
@@ -58,10 +62,19 @@ export interface QimChatEvents {
   status: [{ name: string; status: Status }];
   path: [{ name: string; path: PeerPath }];
   message: [ChatMessage];
-  /** Delivery of a message sent with `send`: `sent` for classic (no acknowledgement exists). */
-  delivery: [{ to: string; id: number; state: 'delivered' | 'failed' | 'sent' }];
+  /**
+   * Delivery of a message sent with `send`: `sent` for classic (no acknowledgement exists);
+   * `stored` when it was left at the server for someone offline (then `delivered` once they read it).
+   */
+  delivery: [{ to: string; id: number; state: 'delivered' | 'failed' | 'sent' | 'stored' }];
   typing: [{ from: string; typing: boolean }];
-  warning: [{ code: 'key-mismatch' | 'server-key-changed' | 'peer-key-changed' | 'unencrypted' | 'handshake-failed'; peer?: string; message: string }];
+  warning: [
+    {
+      code: 'key-mismatch' | 'server-key-changed' | 'peer-key-changed' | 'unencrypted' | 'handshake-failed' | 'offline-failed' | 'offline-rejected';
+      peer?: string;
+      message: string;
+    },
+  ];
 }
 
 export interface QimChatOptions {
@@ -74,6 +87,8 @@ export interface QimChatOptions {
   readonly serverKey?: Buffer;
   /** Peer keys pinned on first sight; without it, keys are checked against the server's list only. */
   readonly peerPins?: PeerPins;
+  /** The ids of offline messages already shown (kept in the profile, so none is shown twice). */
+  readonly seenOffline?: { has(id: number): boolean; add(id: number): void };
   /** The status to log in with (default online). */
   readonly status?: Status;
   /**
@@ -87,6 +102,17 @@ export interface QimChatOptions {
 }
 
 const CLASSIC_MAX_DATAGRAM = 8192;
+/** The longest text left for someone offline (so that the sealed message fits one datagram). */
+export const MAX_OFFLINE_TEXT = 700;
+
+/** Why a message could not be left for someone offline, for the user. */
+const OFFLINE_FAILURES = {
+  unknown: 'NAME is offline and has no key on this server (never logged in with qim): the message was not sent',
+  'key-changed': "NAME is offline and the server lists another key than the one you pinned for them: the message was not sent",
+  full: "NAME is offline and their box on the server is full: the message was not sent",
+  'no-answer': 'NAME is offline and the server did not answer: the message was not sent',
+} as const;
+
 /** How often a client on the wildcard address checks whether its own address changed. */
 const ADDRESS_WATCH_MS = 2000;
 
@@ -99,6 +125,9 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   readonly #byIndex = new Map<number, PeerSession>();
   readonly #clock: () => Date;
   #watch: NodeJS.Timeout | null = null;
+  /** Session message ids standing for offline ids (see #leave), and offline ids shown this run. */
+  readonly #aliases = new Map<string, number>();
+  readonly #seenOffline = new Set<number>();
   /** Names whose listed key differs from their pin, with the key we warned about. */
   readonly #changed = new Map<string, Buffer>();
 
@@ -181,6 +210,11 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     this.#link = link;
     udp.onDatagram((bytes, from) => this.#receive(bytes, from));
     link.on('punch', ({ peer }) => this.#punched(peer));
+    link.on('offline', (m) => void this.#received(m));
+    link.on('receipt', ({ id, to }) => {
+      this.emit('delivery', { to, id, state: 'delivered' });
+      link.offlineDone(id);
+    });
     link.on('relayed', ({ peer, inner }) => {
       const d = decodeV2(inner);
       if (d.ok) this.#peerDatagram(d.value, 'relay', peer);
@@ -237,7 +271,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     const udp = this.#udp;
     if (udp === null || this.#link === null) throw new QimError('ERR_NOT_ONLINE', 'not logged in');
     const c = this.#link.contact(to);
-    if (c === undefined) throw new QimError('ERR_UNKNOWN_PEER', `${to} is not online`);
+    if (c === undefined) return this.#sendOffline(to, text);
     if (c.protocol === 'classic') {
       const bytes = encodeClassic({ kind: 'talk', time: classicTime(this.#clock()), sender: this.options.name, text });
       if (bytes.length > CLASSIC_MAX_DATAGRAM) throw new QimError('ERR_MESSAGE_TOO_LONG', 'message too long for a classic peer');
@@ -249,11 +283,15 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     if (!this.#checkPin(c)) {
       throw new QimError('ERR_KEY_CHANGED', `${to}'s key changed: check their fingerprint (${fingerprint(c.identity)}) with them, then trust it`);
     }
-    let s = this.#sessions.get(to);
+    return this.#sendSession(c, text);
+  }
+
+  #sendSession(c: QimContact, text: string): number {
+    let s = this.#sessions.get(c.name);
     if (s === undefined || s.state === 'failed') {
       s = this.#open(c, PeerSession.initiate(this.#deps(c), this.#candidates(c.name)));
       // Ask the server to have them reach out too: it opens their NAT towards us (hole punching).
-      if (this.#directPaths) this.#link.introduce(c.name);
+      if (this.#directPaths) this.#link?.introduce(c.name);
     }
     try {
       return s.send(text);
@@ -261,6 +299,79 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       if (err instanceof QimError) throw err; // ERR_QUEUE_FULL: the caller should slow down
       throw new QimError('ERR_MESSAGE_TOO_LONG', err instanceof Error ? err.message : String(err));
     }
+  }
+
+  /**
+   * Leaves a message for someone who is not online: sealed to their prekey, kept by the server
+   * until they log in. Returns its id at once; `delivery` says `stored`, then `delivered` when they
+   * have read it (maybe in a later run), or `failed` with a warning.
+   */
+  #sendOffline(to: string, text: string): number {
+    const problem = nameProblem(to);
+    if (problem !== null) throw new QimError('ERR_BAD_NAME', problem);
+    if (Buffer.byteLength(text) > MAX_OFFLINE_TEXT) {
+      throw new QimError('ERR_MESSAGE_TOO_LONG', `${to} is offline: a message kept for them holds at most ${MAX_OFFLINE_TEXT} bytes`);
+    }
+    const id = randomBytes(6).readUIntBE(0, 6);
+    void this.#leave(to, text, id).then((outcome) => {
+      if (outcome === 'stored' || outcome === 'sent') return;
+      this.emit('delivery', { to, id, state: 'failed' });
+      this.emit('warning', { code: 'offline-failed', peer: to, message: OFFLINE_FAILURES[outcome].replace('NAME', to) });
+    });
+    return id;
+  }
+
+  async #leave(to: string, text: string, id: number): Promise<'stored' | 'sent' | keyof typeof OFFLINE_FAILURES> {
+    const link = this.#link;
+    if (link === null) return 'no-answer';
+    const key = await link.requestKey(to);
+    if (key === null) return 'unknown';
+    const pinned = this.options.peerPins?.get(to);
+    if (pinned !== undefined && !pinned.equals(key.identity)) return 'key-changed';
+    if (!verifyPrekey(key.identity, to, key.prekey, key.signature)) return 'unknown';
+    if (pinned === undefined) this.options.peerPins?.pin(to, key.identity);
+    const sealed = sealOffline({ id, from: this.options.name, sender: this.options.identity, recipientIdentity: key.identity, prekey: key.prekey, sentAt: Date.now(), text });
+    if (sealed === null) return 'unknown';
+    const result = await link.putOffline(id, to, sealed);
+    if (result === OfflineResult.Stored || result === OfflineResult.Duplicate) {
+      this.emit('delivery', { to, id, state: 'stored' });
+      return 'stored';
+    }
+    const c = link.contact(to);
+    if (result === OfflineResult.Online && c !== undefined && c.protocol === 'qim' && this.#checkPin(c)) {
+      this.#aliases.set(`${to}\n${this.#sendSession(c, text)}`, id);
+      return 'sent';
+    }
+    return result === OfflineResult.Full ? 'full' : result === null ? 'no-answer' : 'unknown';
+  }
+
+  /** A message left for us while we were away: opened, checked against its sender's key, shown once. */
+  async #received(m: { id: number; from: string; storedAt: number; sealed: Buffer }): Promise<void> {
+    const link = this.#link;
+    if (link === null || this.#seenOffline.has(m.id) || this.options.seenOffline?.has(m.id) === true) {
+      link?.offlineDone(m.id); // already shown: the server may forget it
+      return;
+    }
+    this.#seenOffline.add(m.id);
+    const opened = openOffline(m.id, m.sealed, prekeyPair(this.options.identity));
+    const key = opened === null || opened.from !== m.from ? null : await link.requestKey(m.from);
+    const pinned = this.options.peerPins?.get(m.from);
+    const genuine =
+      opened !== null && key !== null && (pinned === undefined || pinned.equals(key.identity)) && opened.verify(key.identity, this.options.identity.publicKey);
+    if (!genuine) {
+      this.#seenOffline.delete(m.id);
+      // Not from who it claims (or not for us): never shown. Keep it at the server only if the key
+      // lookup failed for want of an answer; anything else is dropped for good.
+      if (key === null && opened !== null && opened.from === m.from && link.state === 'online') return;
+      link.offlineDone(m.id);
+      this.emit('warning', { code: 'offline-rejected', peer: m.from, message: `a message kept for you as from ${m.from} did not check out; it was dropped` });
+      return;
+    }
+    if (pinned === undefined) this.options.peerPins?.pin(m.from, key.identity);
+    this.options.seenOffline?.add(m.id);
+    const at = new Date(opened.sentAt);
+    this.emit('message', { from: m.from, text: opened.text, sentAt: classicTime(at), receivedAt: this.#clock(), encrypted: true, offline: true });
+    link.offlineDone(m.id);
   }
 
   /** Tells `to` whether we are typing. */
@@ -348,7 +459,12 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       const at = this.#clock();
       this.emit('message', { from: c.name, text: m.text, sentAt: classicTime(at), receivedAt: at, encrypted: true });
     });
-    s.on('delivery', (d) => this.emit('delivery', { to: c.name, id: d.id, state: d.state }));
+    s.on('delivery', (d) => {
+      // A message first left for them offline, sent this way when they turned out to be online.
+      const alias = this.#aliases.get(`${c.name}\n${d.id}`);
+      if (alias !== undefined) this.#aliases.delete(`${c.name}\n${d.id}`);
+      this.emit('delivery', { to: c.name, id: alias ?? d.id, state: d.state });
+    });
     s.on('typing', (typing) => this.emit('typing', { from: c.name, typing }));
     const reportPath = (): void => {
       if (this.#sessions.get(c.name) === s && s.state === 'established') this.emit('path', { name: c.name, path: this.#pathOf(c.name, s.route) });

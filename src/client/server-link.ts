@@ -15,6 +15,9 @@ import { sign, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/key
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { frameDatagrams, splitFrames } from '../protocol/v2/stream.js';
 import { dialTcp } from '../transport/tcp.js';
+import { prekeyPair, signPrekey } from '../crypto/offline.js';
+
+const ZERO_KEY = Buffer.alloc(32);
 import {
   decodeV2,
   encodeV2,
@@ -55,6 +58,10 @@ export interface LinkEvents {
   punch: [{ peer: string; observed: Endpoint; privateEndpoint: Endpoint }];
   /** A peer datagram that came through the server's relay from `peer`. */
   relayed: [{ peer: string; inner: Buffer }];
+  /** A sealed message someone left for us while we were away. */
+  offline: [{ id: number; from: string; storedAt: number; sealed: Buffer }];
+  /** A message we left for `to` was delivered to them. */
+  receipt: [{ id: number; to: string }];
   /** The server's key differs from the one pinned: refuse to trust it. */
   warning: [{ code: 'server-key-changed'; message: string }];
 }
@@ -105,6 +112,8 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   readonly #parts = new Map<string, Msg<'presence'>[]>();
   #timer: NodeJS.Timeout | null = null;
   #pending: ((m: V2Message) => boolean) | null = null;
+  /** Waiting requests (key lookups, offline puts), by what answers them. */
+  readonly #answers = new Map<string, (m: V2Message) => void>();
   #status: Status;
   /** The counter of a STATUS the server has not confirmed yet (0: none). */
   #statusCounter = 0;
@@ -188,14 +197,78 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     if (this.#pending?.(m) === true) return;
     if (m.type === 'heartbeat-ack') this.#onAck(m, bytes);
     else if (m.type === 'presence') this.#onPresence(m, bytes);
-    else if (m.type === 'punch' || m.type === 'relayed') {
+    else if (m.type === 'punch' || m.type === 'relayed' || m.type === 'key-answer' || m.type === 'offline-ack' || m.type === 'offline-deliver' || m.type === 'offline-receipt') {
       if (this.#macKey === null || !timingSafeEqual(trailingMac(this.#macKey, bytes), m.mac)) return;
       if (m.type === 'punch') this.emit('punch', { peer: m.peer, observed: m.observed, privateEndpoint: m.privateEndpoint });
-      else this.emit('relayed', { peer: m.peer, inner: m.inner });
+      else if (m.type === 'relayed') this.emit('relayed', { peer: m.peer, inner: m.inner });
+      else if (m.type === 'key-answer') this.#answers.get(`key:${m.peer}`)?.(m);
+      else if (m.type === 'offline-ack') this.#answers.get(`put:${m.id}`)?.(m);
+      else if (m.type === 'offline-deliver') this.emit('offline', { id: m.id, from: m.from, storedAt: m.storedAt, sealed: m.sealed });
+      else this.emit('receipt', { id: m.id, to: m.to });
     }
     // The server no longer knows our session (it restarted): log in again now. A forged one can
     // only cause a login that succeeds.
     else if (m.type === 'refused' && m.code === 6 && this.#state === 'online') void this.#reconnect();
+  }
+
+  /**
+   * The identity key bound to `peer` on this server, its prekey and the prekey's signature (null
+   * when the server knows no key for the name, or does not answer).
+   */
+  async requestKey(peer: string): Promise<{ identity: Buffer; prekey: Buffer; signature: Buffer } | null> {
+    const answer = await this.#ask<Msg<'key-answer'>>(`key:${peer}`, () =>
+      this.#macd({ type: 'key-request', session: this.#sessionId(), counter: ++this.#counter, peer, mac: Buffer.alloc(16) }),
+    );
+    if (answer === null || answer.identity.equals(ZERO_KEY)) return null;
+    return { identity: answer.identity, prekey: answer.prekey, signature: answer.signature };
+  }
+
+  /** Leaves a sealed message for `to`; resolves with the server's result (null: no answer). */
+  async putOffline(id: number, to: string, sealed: Buffer): Promise<number | null> {
+    const ack = await this.#ask<Msg<'offline-ack'>>(`put:${id}`, () =>
+      this.#macd({ type: 'offline-put', session: this.#sessionId(), counter: ++this.#counter, id, to, sealed, mac: Buffer.alloc(16) }),
+    );
+    return ack?.result ?? null;
+  }
+
+  /** Tells the server an offline message (or a receipt) `id` has reached us: it may forget it. */
+  offlineDone(id: number): void {
+    if (this.#state !== 'online') return;
+    this.udp.send(this.#macd({ type: 'offline-done', session: this.#sessionId(), counter: ++this.#counter, id, mac: Buffer.alloc(16) }), this.options.server);
+  }
+
+  /** Sends the datagram `make` builds (a fresh counter each time) until `key` is answered, three tries. */
+  async #ask<T>(key: string, make: () => Buffer): Promise<T | null> {
+    const wait = this.options.attemptMs ?? 1000;
+    for (let attempt = 0; attempt < 3 && this.#state === 'online'; attempt++) {
+      const answer = await new Promise<T | null>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#answers.delete(key);
+          resolve(null);
+        }, wait);
+        this.#answers.set(key, (m) => {
+          clearTimeout(timer);
+          this.#answers.delete(key);
+          resolve(m as T);
+        });
+        this.udp.send(make(), this.options.server);
+      });
+      if (answer !== null) return answer;
+    }
+    return null;
+  }
+
+  #sessionId(): Buffer {
+    if (this.#session === null) throw new QimError('ERR_NOT_ONLINE', 'not logged in');
+    return this.#session;
+  }
+
+  /** Encodes `m` and MACs it (over all but its last 16 bytes) with the control key. */
+  #macd(m: V2Message): Buffer {
+    if (this.#macKey === null) throw new QimError('ERR_NOT_ONLINE', 'not logged in');
+    const out = encodeV2(m);
+    trailingMac(this.#macKey, out).copy(out, out.length - 16);
+    return out;
   }
 
   /** Asks the server to introduce us to `peer`, who then reaches out to us too (hole punching). */
@@ -289,6 +362,10 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     this.#heartbeatMs = answer.heartbeatMs;
     this.#lastAck = Date.now();
     this.#setState('online');
+    // Our prekey, so that others can leave us sealed messages while we are away.
+    const prekey = prekeyPair(this.options.identity).publicKey;
+    const signature = signPrekey(this.options.identity, this.options.name, prekey);
+    this.udp.send(this.#macd({ type: 'prekey', session: answer.session, counter: ++this.#counter, prekey, signature, mac: Buffer.alloc(16) }), this.options.server);
     // The list is fetched whole after every login: deltas from before it may be gone.
     this.#version = -1;
     this.udp.send(this.#sessionBytes('list-request'), this.options.server);

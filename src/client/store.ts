@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 
 /** Where a history line stands. `received` for incoming; the others follow an outgoing message. */
-export type HistoryState = 'sending' | 'sent' | 'delivered' | 'failed' | 'received';
+export type HistoryState = 'sending' | 'sent' | 'stored' | 'delivered' | 'failed' | 'received';
 
 /** One line of chat history. */
 export interface HistoryEntry {
@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS messages (
   at INTEGER NOT NULL, state TEXT NOT NULL, encrypted INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_peer ON messages (server, peer, id);
+CREATE TABLE IF NOT EXISTS offline_seen (server TEXT NOT NULL, id INTEGER NOT NULL, seen_at INTEGER NOT NULL, PRIMARY KEY (server, id));
 `;
 
 /** Longest history line kept, in characters (the protocol's limit is 64 KiB of UTF-8). */
@@ -69,6 +70,10 @@ export class ProfileStore {
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 2000');
     db.exec(SCHEMA);
+    // Added after the first release of the table: the delivery id of an outgoing line, so that a
+    // receipt that arrives in a later run (a message left for someone offline) finds its line.
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(messages)').all();
+    if (!columns.some((c) => c.name === 'ref')) db.exec('ALTER TABLE messages ADD COLUMN ref INTEGER');
     this.#stmts = {
       getSetting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?'),
       setSetting: db.prepare<[string, string]>('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -84,6 +89,10 @@ export class ProfileStore {
         'INSERT INTO messages (server, peer, direction, text, at, state, encrypted) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       setState: db.prepare<[string, number]>('UPDATE messages SET state = ? WHERE id = ?'),
+      setRef: db.prepare<[number, number]>('UPDATE messages SET ref = ? WHERE id = ?'),
+      byRef: db.prepare<[string, string, number], Row>("SELECT * FROM messages WHERE server = ? AND peer = ? AND ref = ? AND direction = 'out'"),
+      seen: db.prepare<[string, number], { id: number }>('SELECT id FROM offline_seen WHERE server = ? AND id = ?'),
+      addSeen: db.prepare<[string, number, number]>('INSERT OR IGNORE INTO offline_seen (server, id, seen_at) VALUES (?, ?, ?)'),
       byId: db.prepare<[number], Row>('SELECT * FROM messages WHERE id = ?'),
       history: db.prepare<[string, string, number, number], Row>(
         'SELECT * FROM (SELECT * FROM messages WHERE server = ? AND peer = ? AND id < ? ORDER BY id DESC LIMIT ?) ORDER BY id',
@@ -133,6 +142,26 @@ export class ProfileStore {
     const text = e.text.length > MAX_TEXT ? e.text.slice(0, MAX_TEXT) : e.text;
     const { lastInsertRowid } = this.#stmts.append.run(e.server, e.peer, e.direction, text, e.at, e.state, e.encrypted ? 1 : 0);
     return { ...e, text, id: Number(lastInsertRowid) };
+  }
+
+  /** Records the delivery id an outgoing line was sent under. */
+  setRef(id: number, ref: number): void {
+    this.#stmts.setRef.run(ref, id);
+  }
+
+  /** The outgoing line to `peer` sent under delivery id `ref`, if any. */
+  byRef(server: string, peer: string, ref: number): HistoryEntry | undefined {
+    const row = this.#stmts.byRef.get(server, peer, ref);
+    return row === undefined ? undefined : entryOf(row);
+  }
+
+  /** Whether the offline message `id` was already shown (on `server`). */
+  seenOffline(server: string, id: number): boolean {
+    return this.#stmts.seen.get(server, id) !== undefined;
+  }
+
+  markOfflineSeen(server: string, id: number): void {
+    this.#stmts.addSeen.run(server, id, Date.now());
   }
 
   /** Moves an outgoing line to a new state. */

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { MemoryAccounts, type AccountStore } from './accounts.js';
 import type { Backplane } from './cluster/backplane.js';
 import { MemoryBackplane } from './cluster/memory.js';
+import { MemoryOffline, type OfflineStore } from './offline.js';
 
 /**
  * Every limit of the server, with its default. docs/LIMITS.md lists them with the reasons.
@@ -42,6 +43,10 @@ export interface ServerLimits {
   readonly relayBurstBytes: number;
   /** INTRODUCEs one session may send per second, sustained (bursts of four times as many). */
   readonly introductionsPerSecond: number;
+  /** Offline messages kept for one recipient. */
+  readonly offlinePerRecipient: number;
+  /** How long an offline message is kept before it is forgotten. */
+  readonly offlineKeepMs: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -62,6 +67,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   relayBytesPerSecond: 32 * 1024,
   relayBurstBytes: 128 * 1024,
   introductionsPerSecond: 5,
+  offlinePerRecipient: 100,
+  offlineKeepMs: 7 * 24 * 3600 * 1000,
 });
 
 /** Options of {@link QimServer}. */
@@ -75,6 +82,8 @@ export interface ServerOptions {
   readonly identity?: KeyPair;
   /** Where names are bound to keys; in memory when omitted (see `SqliteAccounts`). */
   readonly accounts?: AccountStore;
+  /** Where offline messages and prekeys are kept; in memory when omitted (see `SqliteOffline`). */
+  readonly offline?: OfflineStore;
   /**
    * What this instance shares with the other instances of a cluster (`RedisBackplane`); a
    * `MemoryBackplane` of its own when omitted (a lone server).
@@ -91,6 +100,7 @@ export interface ResolvedServerOptions {
   readonly limits: ServerLimits;
   readonly identity: KeyPair;
   readonly accounts: AccountStore;
+  readonly offline: OfflineStore;
   readonly backplane: Backplane;
   readonly instance: string;
 }
@@ -117,6 +127,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     limits,
     identity: o.identity ?? ed25519KeyPair(),
     accounts: o.accounts ?? new MemoryAccounts(),
+    offline: o.offline ?? new MemoryOffline(),
     backplane: o.backplane ?? new MemoryBackplane(),
     instance: o.instance ?? randomBytes(6).toString('hex'),
   };

@@ -90,6 +90,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
     const v2: V2Handler = new V2Handler(ctx, {
       identity: this.options.identity,
       accounts,
+      offline: this.options.offline,
       cookies: new CookieJar(this.options.limits.cookieRotateMs),
       presence,
       now: Date.now,

@@ -1,6 +1,7 @@
 /**
- * The server's files on its embedded default: one folder with the SQLite accounts database and
- * the server's identity seed, both created on first run and reused after.
+ * The server's files on its embedded default: one folder with the SQLite accounts database, the
+ * offline messages (`offline.db`) and the server's identity seed, created on first run and reused
+ * after.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { QimError } from '../errors.js';
 import { ed25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { SqliteAccounts } from './accounts.js';
+import { SqliteOffline } from './offline.js';
 
 /** The default data folder: `$XDG_DATA_HOME/qim-server`, else `~/.local/share/qim-server`. */
 export function defaultServerDataDir(): string {
@@ -16,7 +18,7 @@ export function defaultServerDataDir(): string {
 }
 
 /** Opens (creating on first run) the server's identity and accounts in `dir`. */
-export async function openServerData(dir: string): Promise<{ identity: KeyPair; accounts: SqliteAccounts }> {
+export async function openServerData(dir: string): Promise<{ identity: KeyPair; accounts: SqliteAccounts; offline: SqliteOffline }> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const seedPath = join(dir, 'identity.key');
   let seed: Buffer;
@@ -29,5 +31,9 @@ export async function openServerData(dir: string): Promise<{ identity: KeyPair; 
     writeFileSync(seedPath, `${seed.toString('hex')}\n`, { mode: 0o600 });
     chmodSync(seedPath, 0o600);
   }
-  return { identity: ed25519KeyPair(seed), accounts: await SqliteAccounts.open(join(dir, 'accounts.db')) };
+  return {
+    identity: ed25519KeyPair(seed),
+    accounts: await SqliteAccounts.open(join(dir, 'accounts.db')),
+    offline: await SqliteOffline.open(join(dir, 'offline.db')),
+  };
 }

@@ -12,6 +12,7 @@ import {
   decodeV2,
   encodeV2,
   loginSigned,
+  OfflineResult,
   SESSION_MAC_OFFSET,
   welcomeSigned,
   type Status,
@@ -19,6 +20,8 @@ import {
 } from '../protocol/v2/messages.js';
 import type { DropReason } from '../protocol/result.js';
 import type { AccountStore } from './accounts.js';
+import type { OfflineStore } from './offline.js';
+import { verifyPrekey } from '../crypto/offline.js';
 import type { ServerContext } from './context.js';
 import type { CookieJar } from './cookie.js';
 import { announceVisibility, type PresenceHub, type PresenceRecipient, type Seen } from './presence.js';
@@ -44,6 +47,7 @@ interface Session {
 export interface V2Deps {
   readonly identity: KeyPair;
   readonly accounts: AccountStore;
+  readonly offline: OfflineStore;
   readonly cookies: CookieJar;
   readonly presence: PresenceHub;
   readonly now: () => number;
@@ -51,6 +55,12 @@ export interface V2Deps {
 
 type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
 type SessionMsg = Msg<'heartbeat'> | Msg<'logout'> | Msg<'list-request'> | Msg<'status'>;
+type OfflineMsg = Msg<'prekey'> | Msg<'key-request'> | Msg<'offline-put'> | Msg<'offline-done'>;
+
+/** Offline messages (and receipts) sent per login or heartbeat. */
+const OFFLINE_BATCH = 16;
+/** How often expired offline messages are forgotten. */
+const OFFLINE_SWEEP_MS = 60_000;
 
 /** Handles every qim-protocol datagram that reaches the server. */
 export class V2Handler {
@@ -65,6 +75,9 @@ export class V2Handler {
   /** Relay bytes per user, and introductions per session. */
   readonly #relayBudget: RateLimiter;
   readonly #introductions: RateLimiter;
+  /** Names with offline messages or receipts waiting (so heartbeats of the others cost no lookup). */
+  readonly #mail = new Set<string>();
+  #offlineSweep = 0;
 
   constructor(ctx: ServerContext, deps: V2Deps) {
     this.#ctx = ctx;
@@ -103,6 +116,12 @@ export class V2Handler {
       case 'introduce':
         this.#introduce(m, bytes, from);
         return;
+      case 'prekey':
+      case 'key-request':
+      case 'offline-put':
+      case 'offline-done':
+        this.#offline(m, bytes, from);
+        return;
       case 'relay':
         this.#relay(m, bytes, from);
         return;
@@ -138,6 +157,10 @@ export class V2Handler {
   /** Removes every session whose lease ran out, telling the others. Called on a timer. */
   expire(): void {
     const now = this.#deps.now();
+    if (now - this.#offlineSweep >= OFFLINE_SWEEP_MS) {
+      this.#offlineSweep = now;
+      this.#deps.offline.expire(now - this.#ctx.limits.offlineKeepMs);
+    }
     for (const s of this.#sessions.values()) {
       if (s.expires <= now) this.#end(s, 'expired');
     }
@@ -215,6 +238,7 @@ export class V2Handler {
     // The signature binds the answer to this very LOGIN: a WELCOME cannot be replayed to another.
     const signed = Buffer.concat([welcomeSigned(welcome), createHash('sha256').update(bytes).digest()]);
     this.#ctx.send(encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) }), from);
+    this.#flushOffline(session);
   }
 
   #session(m: SessionMsg, bytes: Buffer, from: Endpoint): void {
@@ -233,6 +257,7 @@ export class V2Handler {
     s.expires = this.#deps.now() + this.#ctx.limits.leaseMs;
     // The ack carries the list version, so a client that missed a delta sees the gap; it also
     // confirms a STATUS (same counter).
+    if (m.type === 'heartbeat' && this.#mail.has(s.name)) this.#flushOffline(s);
     const listVersion = this.#deps.presence.version;
     const ack: Msg<'heartbeat-ack'> = { type: 'heartbeat-ack', session: s.id, counter: m.counter, listVersion, mac: Buffer.alloc(16) };
     const out = encodeV2(ack);
@@ -241,7 +266,7 @@ export class V2Handler {
   }
 
   /** The live session a session message belongs to, if its MAC holds and its counter is new. */
-  #authenticate(m: SessionMsg | Msg<'introduce'>, bytes: Buffer, from: Endpoint, transport: 'udp' | 'tcp'): Session | undefined {
+  #authenticate(m: SessionMsg | Msg<'introduce'> | OfflineMsg, bytes: Buffer, from: Endpoint, transport: 'udp' | 'tcp'): Session | undefined {
     const ctx = this.#ctx;
     const s = this.#sessions.get(m.session.toString('hex'));
     if (s === undefined) {
@@ -251,7 +276,8 @@ export class V2Handler {
       if (m.type === 'heartbeat') ctx.send(encodeV2({ type: 'refused', code: RefuseCode.UnknownSession, reason: '' }), from);
       return undefined;
     }
-    const mac = m.type === 'status' || m.type === 'introduce' ? trailingMac(s.macKey, bytes) : sessionMac(s.macKey, bytes);
+    const fixedLayout = m.type === 'heartbeat' || m.type === 'logout' || m.type === 'list-request';
+    const mac = fixedLayout ? sessionMac(s.macKey, bytes) : trailingMac(s.macKey, bytes);
     if (!timingSafeEqual(mac, m.mac)) {
       ctx.drop('bad-mac', from, bytes.length, transport);
       return undefined;
@@ -308,6 +334,79 @@ export class V2Handler {
     ctx.counters.relayed++;
     ctx.counters.relayedBytes += m.inner.length;
     ctx.send(out, peer.endpoint);
+  }
+
+  /** Prekeys, key lookups and offline messages: each from a live session, MAC'd, counter checked. */
+  #offline(m: OfflineMsg, bytes: Buffer, from: Endpoint): void {
+    const s = this.#authenticate(m, bytes, from, 'udp');
+    if (s === undefined) return;
+    const { offline } = this.#deps;
+    switch (m.type) {
+      case 'prekey':
+        if (!verifyPrekey(s.identity, s.name, m.prekey, m.signature)) return this.#ctx.drop('bad-signature', from, bytes.length);
+        offline.setPrekey(s.name, m.prekey, m.signature);
+        return;
+      case 'key-request': {
+        const identity = this.#deps.accounts.keyFor(m.peer);
+        const pk = identity === undefined ? undefined : offline.prekey(m.peer);
+        this.#sendMacd(s, {
+          type: 'key-answer',
+          peer: m.peer,
+          identity: identity ?? Buffer.alloc(32),
+          prekey: pk?.prekey ?? Buffer.alloc(32),
+          signature: pk?.signature ?? Buffer.alloc(64),
+          mac: Buffer.alloc(16),
+        });
+        return;
+      }
+      case 'offline-put': {
+        let result: number;
+        if (this.#deps.accounts.keyFor(m.to) === undefined || offline.prekey(m.to) === undefined) result = OfflineResult.Unknown;
+        else if (this.#ctx.directory.byName(m.to) !== undefined) result = OfflineResult.Online;
+        else {
+          const stored = offline.put({ id: m.id, to: m.to, from: s.name, sealed: m.sealed, storedAt: this.#deps.now() }, this.#ctx.limits.offlinePerRecipient);
+          if (stored === 'stored') this.#mail.add(m.to);
+          result = stored === 'stored' ? OfflineResult.Stored : stored === 'full' ? OfflineResult.Full : OfflineResult.Duplicate;
+        }
+        this.#sendMacd(s, { type: 'offline-ack', id: m.id, result, mac: Buffer.alloc(16) });
+        return;
+      }
+      case 'offline-done': {
+        const done = offline.take(s.name, m.id);
+        if (done === undefined) {
+          offline.takeReceipt(s.name, m.id); // the sender heard of a delivery
+          return;
+        }
+        offline.addReceipt(done.from, { id: done.id, to: s.name });
+        this.#mail.add(done.from);
+        const sender = this.#byName.get(done.from);
+        if (sender !== undefined) this.#sendMacd(sender, { type: 'offline-receipt', id: done.id, to: s.name, mac: Buffer.alloc(16) });
+        return;
+      }
+    }
+  }
+
+  /** Sends what waits for `s`: its offline messages and the receipts of its own, a batch at a time. */
+  #flushOffline(s: Session): void {
+    const { offline } = this.#deps;
+    const waiting = offline.waiting(s.name, OFFLINE_BATCH);
+    const receipts = offline.receipts(s.name, OFFLINE_BATCH);
+    if (waiting.length === 0 && receipts.length === 0) {
+      this.#mail.delete(s.name);
+      return;
+    }
+    this.#mail.add(s.name); // more may wait: the next heartbeat brings the next batch
+    for (const m of waiting) {
+      this.#sendMacd(s, { type: 'offline-deliver', id: m.id, from: m.from, storedAt: m.storedAt, sealed: m.sealed, mac: Buffer.alloc(16) });
+    }
+    for (const r of receipts) this.#sendMacd(s, { type: 'offline-receipt', id: r.id, to: r.to, mac: Buffer.alloc(16) });
+  }
+
+  /** Sends a message ending in a MAC under `s`'s control key. */
+  #sendMacd(s: Session, m: V2Message): void {
+    const out = encodeV2(m);
+    trailingMac(s.macKey, out).copy(out, out.length - 16);
+    this.#ctx.send(out, s.endpoint);
   }
 
   #setStatus(s: Session, status: Status): void {

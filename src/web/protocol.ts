@@ -52,7 +52,7 @@ export interface WebEntry {
   readonly text: string;
   /** ms since the epoch. */
   readonly at: number;
-  readonly state: 'sending' | 'sent' | 'delivered' | 'failed' | 'received';
+  readonly state: 'sending' | 'sent' | 'stored' | 'delivered' | 'failed' | 'received';
   readonly encrypted: boolean;
 }
 

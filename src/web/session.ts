@@ -90,6 +90,7 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
       name: o.name,
       identity: profile.identity,
       peerPins: profile.peerPins(serverText),
+      seenOffline: profile.seenOffline(serverText),
       ...(o.host !== undefined ? { host: o.host } : {}),
       ...(serverKey !== undefined ? { serverKey } : {}),
       ...(status !== undefined ? { status } : {}),

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import type { ClassicDatagram } from '../../src/protocol/classic/datagram.js';
 import { canonicalAddress, type Endpoint } from '../../src/protocol/endpoint.js';
-import { encodeV2, MAX_PEER_DATAGRAM } from '../../src/protocol/v2/messages.js';
+import { encodeV2, MAX_PEER_DATAGRAM, MAX_SEALED_BYTES } from '../../src/protocol/v2/messages.js';
 
 /** Any text: every code point, plus a bias towards Chinese and emoji. */
 export const arbText = fc.oneof(
@@ -42,6 +42,8 @@ const u48 = fc.integer({ min: 0, max: 2 ** 48 - 1 });
 const status = fc.constantFrom('online' as const, 'away' as const, 'busy' as const, 'invisible' as const);
 /** A name that fits the wire's 96 UTF-8 bytes. */
 const wireName = arbText.filter((s) => Buffer.byteLength(s) <= 96);
+
+const sealed = fc.uint8Array({ minLength: 0, maxLength: MAX_SEALED_BYTES }).map((b) => Buffer.from(b));
 
 /** A peer datagram as a RELAY carries it: an INIT, a RESP, or a DATA of up to 1,077 bytes. */
 const arbPeerDatagram: fc.Arbitrary<Buffer> = fc.oneof(
@@ -108,6 +110,14 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
   fc.record({ type: fc.constant('status' as const), session: bytes(8), counter: u48, status, mac: bytes(16) }),
   fc.record({ type: fc.constant('introduce' as const), session: bytes(8), counter: u48, peer: wireName, mac: bytes(16) }),
   fc.record({ type: fc.constant('punch' as const), peer: wireName, observed: arbEndpoint, privateEndpoint: arbEndpoint, mac: bytes(16) }),
+  fc.record({ type: fc.constant('prekey' as const), session: bytes(8), counter: u48, prekey: bytes(32), signature: bytes(64), mac: bytes(16) }),
+  fc.record({ type: fc.constant('key-request' as const), session: bytes(8), counter: u48, peer: wireName, mac: bytes(16) }),
+  fc.record({ type: fc.constant('key-answer' as const), peer: wireName, identity: bytes(32), prekey: bytes(32), signature: bytes(64), mac: bytes(16) }),
+  fc.record({ type: fc.constant('offline-put' as const), session: bytes(8), counter: u48, id: u48, to: wireName, sealed: sealed, mac: bytes(16) }),
+  fc.record({ type: fc.constant('offline-ack' as const), id: u48, result: fc.integer({ min: 0, max: 255 }), mac: bytes(16) }),
+  fc.record({ type: fc.constant('offline-deliver' as const), id: u48, from: wireName, storedAt: u48, sealed: sealed, mac: bytes(16) }),
+  fc.record({ type: fc.constant('offline-done' as const), session: bytes(8), counter: u48, id: u48, mac: bytes(16) }),
+  fc.record({ type: fc.constant('offline-receipt' as const), id: u48, to: wireName, mac: bytes(16) }),
   fc.record({ type: fc.constant('relay' as const), session: bytes(8), peer: wireName, inner: arbPeerDatagram, mac: bytes(16) }),
   fc.record({ type: fc.constant('relayed' as const), peer: wireName, inner: arbPeerDatagram, mac: bytes(16) }),
   fc.record({ type: fc.constant('handshake-init' as const), sender: u32, name: wireName, ephemeral: bytes(32), identity: bytes(32), signature: bytes(64) }),

@@ -38,6 +38,14 @@ export const Type = {
   Status: 0x0b,
   Introduce: 0x0c,
   Punch: 0x0d,
+  Prekey: 0x0e,
+  KeyRequest: 0x0f,
+  KeyAnswer: 0x10,
+  OfflinePut: 0x11,
+  OfflineAck: 0x12,
+  OfflineDeliver: 0x13,
+  OfflineDone: 0x14,
+  OfflineReceipt: 0x15,
   HandshakeInit: 0x20,
   HandshakeResponse: 0x21,
   Data: 0x22,
@@ -50,6 +58,12 @@ export const Type = {
  * it, with the longest name, still fits in {@link MAX_DATAGRAM}.
  */
 export const MAX_PEER_DATAGRAM = 1077;
+
+/** The largest sealed offline message (so that a PUT or DELIVER with the longest name fits). */
+export const MAX_SEALED_BYTES = 1000;
+
+/** OFFLINE-ACK results. */
+export const OfflineResult = { Stored: 0, Unknown: 1, Full: 2, Online: 3, Duplicate: 4 } as const;
 
 /** True when `inner` may be relayed: a peer datagram (handshake or DATA) within the size limit. */
 export function isPeerDatagram(inner: Uint8Array): boolean {
@@ -93,6 +107,14 @@ export type V2Message =
   | { type: 'punch'; peer: string; observed: Endpoint; privateEndpoint: Endpoint; mac: Buffer }
   | { type: 'relay'; session: Buffer; peer: string; inner: Buffer; mac: Buffer }
   | { type: 'relayed'; peer: string; inner: Buffer; mac: Buffer }
+  | { type: 'prekey'; session: Buffer; counter: number; prekey: Buffer; signature: Buffer; mac: Buffer }
+  | { type: 'key-request'; session: Buffer; counter: number; peer: string; mac: Buffer }
+  | { type: 'key-answer'; peer: string; identity: Buffer; prekey: Buffer; signature: Buffer; mac: Buffer }
+  | { type: 'offline-put'; session: Buffer; counter: number; id: number; to: string; sealed: Buffer; mac: Buffer }
+  | { type: 'offline-ack'; id: number; result: number; mac: Buffer }
+  | { type: 'offline-deliver'; id: number; from: string; storedAt: number; sealed: Buffer; mac: Buffer }
+  | { type: 'offline-done'; session: Buffer; counter: number; id: number; mac: Buffer }
+  | { type: 'offline-receipt'; id: number; to: string; mac: Buffer }
   | { type: 'presence'; fromVersion: number; toVersion: number; part: number; parts: number; entries: PresenceEntry[]; mac: Buffer }
   | { type: 'handshake-init'; sender: number; name: string; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'handshake-response'; sender: number; receiver: number; ephemeral: Buffer; identity: Buffer; signature: Buffer }
@@ -199,6 +221,32 @@ export function encodeV2(m: V2Message): Buffer {
     case 'punch':
       w.u8(Type.Punch).str8(m.peer, MAX_NAME_BYTES).endpoint(m.observed).endpoint(m.privateEndpoint).raw(m.mac);
       break;
+    case 'prekey':
+      w.u8(Type.Prekey).raw(m.session).u64(m.counter).raw(m.prekey).raw(m.signature).raw(m.mac);
+      break;
+    case 'key-request':
+      w.u8(Type.KeyRequest).raw(m.session).u64(m.counter).str8(m.peer, MAX_NAME_BYTES).raw(m.mac);
+      break;
+    case 'key-answer':
+      w.u8(Type.KeyAnswer).str8(m.peer, MAX_NAME_BYTES).raw(m.identity).raw(m.prekey).raw(m.signature).raw(m.mac);
+      break;
+    case 'offline-put':
+      if (m.sealed.length > MAX_SEALED_BYTES) throw new RangeError('sealed message too large');
+      w.u8(Type.OfflinePut).raw(m.session).u64(m.counter).u64(m.id).str8(m.to, MAX_NAME_BYTES).raw(m.sealed).raw(m.mac);
+      break;
+    case 'offline-ack':
+      w.u8(Type.OfflineAck).u64(m.id).u8(m.result).raw(m.mac);
+      break;
+    case 'offline-deliver':
+      if (m.sealed.length > MAX_SEALED_BYTES) throw new RangeError('sealed message too large');
+      w.u8(Type.OfflineDeliver).u64(m.id).str8(m.from, MAX_NAME_BYTES).u64(m.storedAt).raw(m.sealed).raw(m.mac);
+      break;
+    case 'offline-done':
+      w.u8(Type.OfflineDone).raw(m.session).u64(m.counter).u64(m.id).raw(m.mac);
+      break;
+    case 'offline-receipt':
+      w.u8(Type.OfflineReceipt).u64(m.id).str8(m.to, MAX_NAME_BYTES).raw(m.mac);
+      break;
     case 'relay':
       if (!isPeerDatagram(m.inner)) throw new RangeError('a RELAY carries one peer datagram');
       w.u8(Type.Relay).raw(m.session).str8(m.peer, MAX_NAME_BYTES).raw(m.inner).raw(m.mac);
@@ -259,6 +307,14 @@ export function welcomeSigned(m: Extract<V2Message, { type: 'welcome' }>): Buffe
 /** The header a DATA ciphertext authenticates as associated data (version to counter). */
 export function dataHeader(receiver: number, counter: number): Buffer {
   return new ByteWriter(14).u8(VERSION).u8(Type.Data).u32(receiver).u64(counter).finish();
+}
+
+/** The rest of a datagram as a sealed message (at most {@link MAX_SEALED_BYTES}) and its trailing MAC. */
+function sealedAndMac(r: ByteReader): [Buffer, Buffer] {
+  if (r.remaining < 16 || r.remaining - 16 > MAX_SEALED_BYTES) r.fail();
+  const body = r.rest();
+  const cut = Math.max(0, body.length - 16);
+  return [Buffer.from(body.subarray(0, cut)), Buffer.from(body.subarray(cut))];
 }
 
 /** True when a datagram starts with the qim-protocol version byte. */
@@ -351,6 +407,41 @@ export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
       break;
     case Type.Punch:
       m = { type: 'punch', peer: r.str8(MAX_NAME_BYTES), observed: r.endpoint(), privateEndpoint: r.endpoint(), mac: r.fixed(16) };
+      break;
+    case Type.Prekey:
+      m = { type: 'prekey', session: r.fixed(8), counter: r.u64(), prekey: r.fixed(32), signature: r.fixed(64), mac: r.fixed(16) };
+      break;
+    case Type.KeyRequest:
+      m = { type: 'key-request', session: r.fixed(8), counter: r.u64(), peer: r.str8(MAX_NAME_BYTES), mac: r.fixed(16) };
+      break;
+    case Type.KeyAnswer:
+      m = { type: 'key-answer', peer: r.str8(MAX_NAME_BYTES), identity: r.fixed(32), prekey: r.fixed(32), signature: r.fixed(64), mac: r.fixed(16) };
+      break;
+    case Type.OfflinePut: {
+      const session = r.fixed(8);
+      const counter = r.u64();
+      const id = r.u64();
+      const to = r.str8(MAX_NAME_BYTES);
+      const [sealed, mac] = sealedAndMac(r);
+      m = { type: 'offline-put', session, counter, id, to, sealed, mac };
+      break;
+    }
+    case Type.OfflineDeliver: {
+      const id = r.u64();
+      const from = r.str8(MAX_NAME_BYTES);
+      const storedAt = r.u64();
+      const [sealed, mac] = sealedAndMac(r);
+      m = { type: 'offline-deliver', id, from, storedAt, sealed, mac };
+      break;
+    }
+    case Type.OfflineAck:
+      m = { type: 'offline-ack', id: r.u64(), result: r.u8(), mac: r.fixed(16) };
+      break;
+    case Type.OfflineDone:
+      m = { type: 'offline-done', session: r.fixed(8), counter: r.u64(), id: r.u64(), mac: r.fixed(16) };
+      break;
+    case Type.OfflineReceipt:
+      m = { type: 'offline-receipt', id: r.u64(), to: r.str8(MAX_NAME_BYTES), mac: r.fixed(16) };
       break;
     case Type.Relay:
     case Type.Relayed: {

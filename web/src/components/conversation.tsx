@@ -169,6 +169,7 @@ function Panel({ model, chat, peer, tabId }: { model: Model; chat: ChatState; pe
 const STATE_LABELS: Record<WebEntry['state'], string> = {
   sending: 'sending',
   sent: 'sent',
+  stored: 'stored (they are offline)',
   delivered: 'delivered',
   failed: 'failed',
   received: '',
