@@ -128,6 +128,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   /** Session message ids standing for offline ids (see #leave), and offline ids shown this run. */
   readonly #aliases = new Map<string, number>();
   readonly #seenOffline = new Set<number>();
+  readonly #warnedClassic = new Set<string>();
   /** Names whose listed key differs from their pin, with the key we warned about. */
   readonly #changed = new Map<string, Buffer>();
 
@@ -276,6 +277,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       const bytes = encodeClassic({ kind: 'talk', time: classicTime(this.#clock()), sender: this.options.name, text });
       if (bytes.length > CLASSIC_MAX_DATAGRAM) throw new QimError('ERR_MESSAGE_TOO_LONG', 'message too long for a classic peer');
       udp.send(bytes, c.endpoint);
+      this.#warnUnencrypted(to);
       const id = 0;
       queueMicrotask(() => this.emit('delivery', { to, id, state: 'sent' }));
       return id;
@@ -505,7 +507,19 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     const c = this.#link?.contact(talk.sender);
     // Classic talk only from a classic contact, and only from its listed address.
     if (c === undefined || c.protocol !== 'classic' || c.endpoint.address !== from.address) return;
+    this.#warnUnencrypted(talk.sender);
     this.emit('message', { from: talk.sender, text: talk.text, sentAt: talk.time, receivedAt: this.#clock(), encrypted: false });
+  }
+
+  /** Says once per contact and run that a classic conversation is in clear text. */
+  #warnUnencrypted(name: string): void {
+    if (this.#warnedClassic.has(name)) return;
+    this.#warnedClassic.add(name);
+    this.emit('warning', {
+      code: 'unencrypted',
+      peer: name,
+      message: `${name} uses the classic protocol: what you say to each other travels unencrypted and unacknowledged`,
+    });
   }
 
   /** A peer datagram, straight from `from` or relayed by the server from `relayedBy`. */

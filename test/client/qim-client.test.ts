@@ -118,12 +118,16 @@ describe('qim chat client', () => {
     const alice = await qim('alice');
     await until(() => alice.contact('old') !== undefined && old.contact('alice') !== undefined, 'both to see each other');
     expect(alice.contact('old')).toEqual({ name: 'old', endpoint: old.endpoint, protocol: 'classic', status: 'online' });
+    const warnings: { code: string; peer?: string }[] = [];
+    alice.on('warning', (w) => warnings.push(w));
     const toOld = nextEvent<{ text: string }>(old, 'message');
     alice.send('old', 'hello, classic');
     expect(await toOld).toMatchObject({ from: 'alice', text: 'hello, classic' });
     const toAlice = nextEvent<ChatMessage>(alice, 'message');
     old.send('alice', 'hi, qim');
     expect(await toAlice).toMatchObject({ from: 'old', text: 'hi, qim', encrypted: false });
+    // The user is told once that this conversation is in clear text.
+    expect(warnings).toEqual([expect.objectContaining({ code: 'unencrypted', peer: 'old' })]);
   });
 
   it('pins a peer key on first sight and holds messages back when it changes, until trusted', async () => {
