@@ -6,10 +6,11 @@
  *   npm run bench -- [--scenario login-storm,churn,peer,list-fetch,cluster] [--quick]
  *                    [--n 1000,5000,20000] [--impl qim,qim-classic,naive] [--deadline SECONDS]
  *                    [--observers 1000] [--rates 10,20,50,...] [--online 10000] [--instances 1,2,3]
- *                    [--out DIR] [--cpu-prof]
+ *                    [--ramp LOGINS_PER_SECOND] [--out DIR] [--cpu-prof]
  *
- * --quick runs every scenario small (a minute or two); --cpu-prof leaves a V8 profile of each
- * server process in the output folder (summarise it with bench/profile-summary.ts).
+ * --quick runs every scenario small (a minute or two); --ramp logs the storm's users in at that
+ * rate instead of all at once (the capacity run); --cpu-prof leaves a V8 profile of each server
+ * process in the output folder (summarise it with bench/profile-summary.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     rates: { type: 'string' },
     online: { type: 'string' },
     instances: { type: 'string' },
+    ramp: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -79,7 +81,8 @@ for (const scenario of scenarios as Scenario[]) {
     for (const n of ns) {
       const deadlineMs = values.deadline !== undefined ? Number(values.deadline) * 1000 : quick ? 30_000 : n <= 1000 ? 60_000 : 120_000;
       for (const impl of impls) {
-        const run = await runStorm({ impl, n, deadlineMs, ...(values['cpu-prof'] ? { serverFlags: [`--cpu-prof`, `--cpu-prof-dir=${outDir}`] } : {}) });
+        const ramp = values.ramp !== undefined ? { rampPerSecond: Number(values.ramp) } : {};
+        const run = await runStorm({ impl, n, deadlineMs, ...ramp, ...(values['cpu-prof'] ? { serverFlags: [`--cpu-prof`, `--cpu-prof-dir=${outDir}`] } : {}) });
         runs.push(run);
         report['login-storm'] = runs.map(({ completeAt: _c, ...rest }) => rest);
         save();

@@ -64,12 +64,33 @@ export interface Measurement {
   readonly elu: number;
   /** Sends still queued (naive server only). */
   readonly backlog: number;
+  /**
+   * Datagrams the kernel dropped at the server's own UDP socket since `begin` (its receive buffer
+   * was full), from /proc/net/udp; the rest of the machine's drops happened at the clients.
+   */
+  readonly socketDrops: number;
 }
 
 let qim: QimServer | null = null;
 let naive: NaiveServer | null = null;
 let base: { cpu: NodeJS.CpuUsage; traffic: Traffic; mem: Memory; elu: ReturnType<typeof performance.eventLoopUtilization> } | null = null;
 let peakHeap = 0;
+let dropsAtBegin = 0;
+let port = 0;
+
+/** The kernel's drop count of our UDP socket (Linux /proc/net/udp, last column), 0 when unknown. */
+function socketDrops(): number {
+  try {
+    const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+    for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n')) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[1]?.endsWith(hexPort.trim()) === true) return Number(fields.at(-1) ?? 0);
+    }
+  } catch {
+    // Not Linux: unknown.
+  }
+  return 0;
+}
 let sampler: NodeJS.Timeout | null = null;
 
 function traffic(): Traffic {
@@ -120,17 +141,20 @@ serve({
       const backplane = arg.redis === undefined ? undefined : new RedisBackplane({ url: arg.redis, onError: () => {} });
       qim = new QimServer({ host: arg.host, port: 0, ...(arg.limits ? { limits: arg.limits } : {}), ...(backplane ? { backplane } : {}) });
       await qim.start();
-      return { port: qim.endpoint.port };
+      port = qim.endpoint.port;
+      return { port };
     }
     naive = new NaiveServer();
     await naive.start(arg.host, 0);
-    return { port: naive.port };
+    port = naive.port;
+    return { port };
   },
 
   begin(): Memory {
     const mem = memoryAfterGc();
     resetPeakRss();
     peakHeap = mem.heapUsed;
+    dropsAtBegin = socketDrops();
     base = { cpu: process.cpuUsage(), traffic: traffic(), mem, elu: performance.eventLoopUtilization() };
     if (sampler !== null) clearInterval(sampler);
     sampler = setInterval(() => {
@@ -173,6 +197,7 @@ serve({
       online: online(),
       elu,
       backlog: naive?.backlog ?? 0,
+      socketDrops: socketDrops() - dropsAtBegin,
     };
   },
 

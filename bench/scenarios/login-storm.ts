@@ -21,6 +21,8 @@ export interface StormRun {
   readonly impl: StormImpl;
   readonly n: number;
   readonly deadlineMs: number;
+  /** Logins per second when ramped (undefined: all at once). */
+  readonly rampPerSecond?: number;
   /** Users whose list was complete by the deadline. */
   readonly completed: number;
   /** Time until every list was complete (NaN when some never were). */
@@ -34,8 +36,11 @@ export interface StormRun {
   readonly estimatedMs: number;
   /** Per user, ms until its list was complete (NaN: never), for the convergence chart. */
   readonly completeAt: Float64Array;
+  /** Users never online, and the list sizes of the incomplete ones (min, median, max). */
+  readonly neverOnline: number;
+  readonly incompleteListSizes: readonly [number, number, number] | null;
   readonly server: Measurement;
-  /** Memory per online user after GC: heap and RSS growth over the run, divided by N. */
+  /** Memory per online user after GC: heap (with external) and RSS growth over the run, divided by the users online at its end. */
   readonly heapPerUser: number;
   readonly rssPerUser: number;
   readonly clientStats: StormResult['stats'];
@@ -54,6 +59,8 @@ export interface StormOptions {
   /** qim only: this many instances sharing one directory through `redis`. */
   readonly instances?: number;
   readonly redis?: string;
+  /** Log users in at this rate (per second) instead of all at once (the capacity run). */
+  readonly rampPerSecond?: number;
 }
 
 /** Several instances' measurements as one: CPU, traffic and memory summed, peaks summed too. */
@@ -86,12 +93,13 @@ export function combine(ms: readonly Measurement[]): Measurement {
     online: Math.max(...ms.map((m) => m.online)),
     elu: Math.max(...ms.map((m) => m.elu)),
     backlog: sum((m) => m.backlog),
+    socketDrops: sum((m) => m.socketDrops),
   };
 }
 
 export async function runStorm(o: StormOptions): Promise<StormRun> {
   const completes: number[] = [];
-  const bar = progress(`storm ${o.impl}${o.instances !== undefined ? ` ×${o.instances}` : ''} N=${fmt(o.n)}`, o.n);
+  const bar = progress(`storm ${o.impl}${o.instances !== undefined ? ` ×${o.instances}` : ''} N=${fmt(o.n)}${o.rampPerSecond !== undefined ? ` @${o.rampPerSecond}/s` : ''}`, o.n);
   const fleet = await startFleet({
     impl: o.impl === 'naive' ? 'naive' : 'qim',
     kind: o.impl === 'qim' ? 'v2' : 'classic',
@@ -114,11 +122,14 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
     const kernelBefore = udpKernelCounters();
     const load = loadText();
     startAt = wallMs() + 300;
-    const results = await Promise.all(fleet.workers.map((w) => w.call<StormResult>('storm', { startAt, deadlineMs: o.deadlineMs })));
+    const results = await Promise.all(fleet.workers.map((w) => w.call<StormResult>('storm', { startAt, deadlineMs: o.deadlineMs, ...(o.rampPerSecond !== undefined ? { rampPerSecond: o.rampPerSecond } : {}) })));
     const server = combine(await Promise.all(fleet.servers.map((s) => s.call<Measurement>('end'))));
     const kernel = udpDelta(kernelBefore, udpKernelCounters());
     bar.stop();
     const completeAt = new Float64Array(o.n);
+    const sizes = results.flatMap((r) => Array.from(r.listSize).filter((_, i) => !Number.isFinite(r.completeAt[i] ?? Number.NaN)));
+    sizes.sort((a, b) => a - b);
+    const neverOnline = results.reduce((n, r) => n + r.onlineAt.filter((v) => !Number.isFinite(v)).length, 0);
     let at = 0;
     const clientStats = { retries: 0, resyncTcp: 0, resyncUdp: 0, datagramsIn: 0, bytesIn: 0 };
     for (const r of results) {
@@ -138,20 +149,26 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
     // A classic storm takes one datagram per join per other user, an Accept per user.
     const needed = (o.n * (o.n - 1)) / 2 + o.n;
     const elapsed = Math.min(o.deadlineMs, wallMs() - startAt);
-    const estimatedMs = !all && o.impl !== 'qim' && server.traffic.datagramsOut > 0 ? (elapsed * needed) / server.traffic.datagramsOut : Number.NaN;
+    // Only while the server was still short of them: past that, datagrams were lost, and classic
+    // has no way to recover them.
+    const short = server.traffic.datagramsOut > 0 && server.traffic.datagramsOut < needed;
+    const estimatedMs = !all && o.impl !== 'qim' && o.rampPerSecond === undefined && short ? (elapsed * needed) / server.traffic.datagramsOut : Number.NaN;
     return {
       impl: o.impl,
       n: o.n,
       deadlineMs: o.deadlineMs,
+      ...(o.rampPerSecond !== undefined ? { rampPerSecond: o.rampPerSecond } : {}),
       completed,
       convergeMs: all ? last : Number.NaN,
       p50Ms: percentile(completeAt, 50),
       p90Ms: percentile(completeAt, 90),
       estimatedMs,
       completeAt,
+      neverOnline,
+      incompleteListSizes: sizes.length === 0 ? null : [sizes[0] ?? 0, sizes[sizes.length >> 1] ?? 0, sizes.at(-1) ?? 0],
       server,
-      heapPerUser: (server.memAfter.heapUsed + server.memAfter.external - server.memBefore.heapUsed - server.memBefore.external) / o.n,
-      rssPerUser: (server.memAfter.rss - server.memBefore.rss) / o.n,
+      heapPerUser: (server.memAfter.heapUsed + server.memAfter.external - server.memBefore.heapUsed - server.memBefore.external) / Math.max(1, server.online),
+      rssPerUser: (server.memAfter.rss - server.memBefore.rss) / Math.max(1, server.online),
       clientStats,
       loadGenElu: Math.max(...results.map((r) => r.elu)),
       kernel,
@@ -190,7 +207,7 @@ export function stormTable(runs: readonly StormRun[]): string {
     const qim = runs.find((q) => q.n === r.n && q.impl === 'qim');
     return [
       `${r.impl}`,
-      fmt(r.n),
+      r.rampPerSecond === undefined ? fmt(r.n) : `${fmt(r.n)} @${fmt(r.rampPerSecond)}/s`,
       convergeText(r),
       fmtMs(r.p50Ms),
       qim === undefined || r.impl === 'qim' ? '' : speedup(qim, r),
@@ -198,8 +215,9 @@ export function stormTable(runs: readonly StormRun[]): string {
       fmtBytes(r.server.traffic.bytesOut),
       fmt(r.server.cpuUserMs + r.server.cpuSystemMs),
       fmtBytes(r.server.peakRss),
+      fmt(r.server.online),
       r.impl === 'naive' ? '—' : fmtBytes(r.heapPerUser),
-      fmt(r.kernel.rcvbufErrors),
+      `${fmt(r.server.socketDrops)} / ${fmt(r.kernel.rcvbufErrors - r.server.socketDrops)}`,
       fmt(r.clientStats.retries),
       fmt(r.clientStats.resyncTcp + r.clientStats.resyncUdp),
       `${Math.round(r.server.elu * 100)}% / ${Math.round(r.loadGenElu * 100)}%`,
@@ -207,7 +225,7 @@ export function stormTable(runs: readonly StormRun[]): string {
     ];
   });
   return table(
-    ['impl', 'N', 'all lists complete', 'p50', 'qim faster', 'datagrams out', 'bytes out', 'server CPU ms', 'peak RSS', 'heap/user', 'kernel drops', 'login retries', 'refetches', 'busy srv/clients', 'load 1/5/15'],
+    ['impl', 'N', 'all lists complete', 'p50', 'qim faster', 'datagrams out', 'bytes out', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches', 'busy srv/clients', 'load 1/5/15'],
     rows,
   );
 }

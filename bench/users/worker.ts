@@ -41,6 +41,8 @@ export interface StormResult {
   readonly stats: UserStats;
   /** How busy this load generator's event loop was during the storm (0..1). */
   readonly elu: number;
+  /** Per user, how many users its list held at the end. */
+  readonly listSize: Uint32Array;
 }
 
 let users: (V2User | ClassicUser)[] = [];
@@ -128,12 +130,25 @@ serve({
     return users.length;
   },
 
-  /** Every user logs in at `startAt` (wall ms); resolves when every list is complete or at the deadline. */
-  async storm(arg: { startAt: number; deadlineMs: number }): Promise<StormResult> {
+  /**
+   * Every user logs in at `startAt` (wall ms), or with `rampPerSecond`, user i (of the whole run)
+   * at `startAt + i / rampPerSecond`; resolves when every list is complete or at the deadline.
+   */
+  async storm(arg: { startAt: number; deadlineMs: number; rampPerSecond?: number }): Promise<StormResult> {
     await waitUntil(arg.startAt);
     stormStart = arg.startAt;
     const elu0 = performance.eventLoopUtilization();
-    for (const u of users) u.start();
+    const rate = arg.rampPerSecond;
+    if (rate === undefined) for (const u of users) u.start();
+    else {
+      let next = 0;
+      const launch = (): void => {
+        const due = ((wallMs() - arg.startAt) * rate) / 1000;
+        for (; next < users.length && (users[next] as SimUser).index <= due; next++) (users[next] as SimUser).start();
+        if (next < users.length) setTimeout(launch, 5);
+      };
+      launch();
+    }
     const deadline = arg.startAt + arg.deadlineMs;
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
@@ -145,7 +160,8 @@ serve({
       }, 100);
     });
     const onlineAt = Float64Array.from(users, (u) => u.onlineAt - arg.startAt);
-    return { completeAt, onlineAt, stats: sumStats(users), elu: performance.eventLoopUtilization(elu0).utilization };
+    const listSize = Uint32Array.from(users, (u) => u.list.count);
+    return { completeAt, onlineAt, stats: sumStats(users), elu: performance.eventLoopUtilization(elu0).utilization, listSize };
   },
 
   /** Starts recording churn arrivals afresh. */
