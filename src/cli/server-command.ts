@@ -10,7 +10,9 @@ import { onActivity } from '../server/activity.js';
 import { DropLogLimiter } from '../server/drop-log-limiter.js';
 import { Dashboard } from '../server/http/dashboard.js';
 import { Logger, type LogFormat } from './logger.js';
+import { QimError } from '../errors.js';
 import { RedisBackplane } from '../server/cluster/redis.js';
+import { RedisOffline } from '../server/cluster/redis-offline.js';
 
 /** A URL without its password, for the log. */
 function redactUrl(url: string): string {
@@ -60,7 +62,23 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
             log.warn('redis-error', { message: err.message });
           },
         });
-  const server = new QimServer({ host: opts.host, port: opts.port, identity, accounts, offline, ...(backplane !== undefined ? { backplane } : {}) });
+  // In a cluster, messages kept for offline users live in Redis too: any instance may deliver them.
+  const shared =
+    opts.redis === undefined
+      ? null
+      : await RedisOffline.open(opts.redis, 'qim:', (err) => log.warn('redis-error', { message: err.message })).catch((err: unknown) => {
+          accounts.close();
+          offline.close();
+          throw new QimError('ERR_BAD_OPTION', `cannot join the cluster: ${err instanceof Error ? err.message : String(err)}`);
+        });
+  const server = new QimServer({
+    host: opts.host,
+    port: opts.port,
+    identity,
+    accounts,
+    offline: shared ?? offline,
+    ...(backplane !== undefined ? { backplane } : {}),
+  });
   const limiter = new DropLogLimiter(DROP_LOGS_PER_SECOND, (reason, count) =>
     log.warn('drops-suppressed', { reason, count }),
   );
@@ -104,6 +122,7 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     await dashboard?.close();
     accounts.close();
     offline.close();
+    shared?.close();
     throw err;
   }
   await stopped;
@@ -111,6 +130,7 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
   await dashboard?.close();
   accounts.close();
   offline.close();
+  shared?.close();
   for (const [reason, count] of limiter.stop()) log.warn('drops-suppressed', { reason, count });
   const { drops, ...totals } = server.counters;
   log.info('stopped', { ...totals, drops });

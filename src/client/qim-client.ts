@@ -315,11 +315,13 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       throw new QimError('ERR_MESSAGE_TOO_LONG', `${to} is offline: a message kept for them holds at most ${MAX_OFFLINE_TEXT} bytes`);
     }
     const id = randomBytes(6).readUIntBE(0, 6);
-    void this.#leave(to, text, id).then((outcome) => {
-      if (outcome === 'stored' || outcome === 'sent') return;
-      this.emit('delivery', { to, id, state: 'failed' });
-      this.emit('warning', { code: 'offline-failed', peer: to, message: OFFLINE_FAILURES[outcome].replace('NAME', to) });
-    });
+    void this.#leave(to, text, id)
+      .catch((): keyof typeof OFFLINE_FAILURES => 'no-answer') // e.g. logged out meanwhile
+      .then((outcome) => {
+        if (outcome === 'stored' || outcome === 'sent') return;
+        this.emit('delivery', { to, id, state: 'failed' });
+        this.emit('warning', { code: 'offline-failed', peer: to, message: OFFLINE_FAILURES[outcome].replace('NAME', to) });
+      });
     return id;
   }
 

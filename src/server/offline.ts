@@ -23,22 +23,26 @@ export interface PendingReceipt {
 
 export type PutResult = 'stored' | 'full' | 'duplicate';
 
+/** A value now (memory, SQLite) or later (Redis). */
+export type Awaitable<T> = T | Promise<T>;
+
+/** The store; the server awaits every answer, so an implementation may be local or remote. */
 export interface OfflineStore {
-  setPrekey(name: string, prekey: Buffer, signature: Buffer): void;
-  prekey(name: string): { prekey: Buffer; signature: Buffer } | undefined;
+  setPrekey(name: string, prekey: Buffer, signature: Buffer): Awaitable<void>;
+  prekey(name: string): Awaitable<{ prekey: Buffer; signature: Buffer } | undefined>;
   /** Keeps a message unless the recipient already has `maxPerRecipient` or this id. */
-  put(m: StoredOffline, maxPerRecipient: number): PutResult;
+  put(m: StoredOffline, maxPerRecipient: number): Awaitable<PutResult>;
   /** The oldest `limit` messages waiting for `to`. */
-  waiting(to: string, limit: number): StoredOffline[];
+  waiting(to: string, limit: number): Awaitable<StoredOffline[]>;
   /** Removes and returns one of `to`'s messages. */
-  take(to: string, id: number): StoredOffline | undefined;
-  addReceipt(sender: string, r: PendingReceipt): void;
-  receipts(sender: string, limit: number): PendingReceipt[];
+  take(to: string, id: number): Awaitable<StoredOffline | undefined>;
+  addReceipt(sender: string, r: PendingReceipt): Awaitable<void>;
+  receipts(sender: string, limit: number): Awaitable<PendingReceipt[]>;
   /** Removes a receipt; false when there was none. */
-  takeReceipt(sender: string, id: number): boolean;
+  takeReceipt(sender: string, id: number): Awaitable<boolean>;
   /** Forgets messages stored before `before` (ms); returns how many. */
-  expire(before: number): number;
-  close(): void;
+  expire(before: number): Awaitable<number>;
+  close(): Awaitable<void>;
 }
 
 export class MemoryOffline implements OfflineStore {
@@ -64,7 +68,7 @@ export class MemoryOffline implements OfflineStore {
   }
 
   waiting(to: string, limit: number): StoredOffline[] {
-    return [...(this.#boxes.get(to)?.values() ?? [])].slice(0, limit);
+    return [...(this.#boxes.get(to)?.values() ?? [])].sort((a, b) => a.storedAt - b.storedAt || a.id - b.id).slice(0, limit);
   }
 
   take(to: string, id: number): StoredOffline | undefined {

@@ -62,7 +62,8 @@ export function announceVisibility(ctx: Pick<ServerContext, 'announce'>, name: s
 
 /** Versioned, batched presence fan-out. */
 export class PresenceHub {
-  #version = 0;
+  // Deltas start from version 1 at the earliest, so a batch from version 0 is always a snapshot.
+  #version = 1;
   #pending: PresenceEntry[] = [];
   #pendingFrom = 0;
   #timer: NodeJS.Timeout | null = null;

@@ -120,7 +120,9 @@ export class V2Handler {
       case 'key-request':
       case 'offline-put':
       case 'offline-done':
-        this.#offline(m, bytes, from);
+        // The store may be remote (Redis): answers go out when it has answered. A store that
+        // fails answers nothing; the client asks again.
+        this.#offline(m, bytes, from).catch(() => this.#ctx.drop('unexpected', from, bytes.length));
         return;
       case 'relay':
         this.#relay(m, bytes, from);
@@ -159,7 +161,7 @@ export class V2Handler {
     const now = this.#deps.now();
     if (now - this.#offlineSweep >= OFFLINE_SWEEP_MS) {
       this.#offlineSweep = now;
-      this.#deps.offline.expire(now - this.#ctx.limits.offlineKeepMs);
+      void Promise.resolve(this.#deps.offline.expire(now - this.#ctx.limits.offlineKeepMs)).catch(() => undefined);
     }
     for (const s of this.#sessions.values()) {
       if (s.expires <= now) this.#end(s, 'expired');
@@ -238,7 +240,7 @@ export class V2Handler {
     // The signature binds the answer to this very LOGIN: a WELCOME cannot be replayed to another.
     const signed = Buffer.concat([welcomeSigned(welcome), createHash('sha256').update(bytes).digest()]);
     this.#ctx.send(encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) }), from);
-    this.#flushOffline(session);
+    void this.#flushOffline(session).catch(() => undefined);
   }
 
   #session(m: SessionMsg, bytes: Buffer, from: Endpoint): void {
@@ -257,7 +259,7 @@ export class V2Handler {
     s.expires = this.#deps.now() + this.#ctx.limits.leaseMs;
     // The ack carries the list version, so a client that missed a delta sees the gap; it also
     // confirms a STATUS (same counter).
-    if (m.type === 'heartbeat' && this.#mail.has(s.name)) this.#flushOffline(s);
+    if (m.type === 'heartbeat' && this.#mail.has(s.name)) void this.#flushOffline(s).catch(() => undefined);
     const listVersion = this.#deps.presence.version;
     const ack: Msg<'heartbeat-ack'> = { type: 'heartbeat-ack', session: s.id, counter: m.counter, listVersion, mac: Buffer.alloc(16) };
     const out = encodeV2(ack);
@@ -337,18 +339,18 @@ export class V2Handler {
   }
 
   /** Prekeys, key lookups and offline messages: each from a live session, MAC'd, counter checked. */
-  #offline(m: OfflineMsg, bytes: Buffer, from: Endpoint): void {
+  async #offline(m: OfflineMsg, bytes: Buffer, from: Endpoint): Promise<void> {
     const s = this.#authenticate(m, bytes, from, 'udp');
     if (s === undefined) return;
     const { offline } = this.#deps;
     switch (m.type) {
       case 'prekey':
         if (!verifyPrekey(s.identity, s.name, m.prekey, m.signature)) return this.#ctx.drop('bad-signature', from, bytes.length);
-        offline.setPrekey(s.name, m.prekey, m.signature);
+        await offline.setPrekey(s.name, m.prekey, m.signature);
         return;
       case 'key-request': {
         const identity = this.#deps.accounts.keyFor(m.peer);
-        const pk = identity === undefined ? undefined : offline.prekey(m.peer);
+        const pk = identity === undefined ? undefined : await offline.prekey(m.peer);
         this.#sendMacd(s, {
           type: 'key-answer',
           peer: m.peer,
@@ -361,10 +363,10 @@ export class V2Handler {
       }
       case 'offline-put': {
         let result: number;
-        if (this.#deps.accounts.keyFor(m.to) === undefined || offline.prekey(m.to) === undefined) result = OfflineResult.Unknown;
+        if (this.#deps.accounts.keyFor(m.to) === undefined || (await offline.prekey(m.to)) === undefined) result = OfflineResult.Unknown;
         else if (this.#ctx.directory.byName(m.to) !== undefined) result = OfflineResult.Online;
         else {
-          const stored = offline.put({ id: m.id, to: m.to, from: s.name, sealed: m.sealed, storedAt: this.#deps.now() }, this.#ctx.limits.offlinePerRecipient);
+          const stored = await offline.put({ id: m.id, to: m.to, from: s.name, sealed: m.sealed, storedAt: this.#deps.now() }, this.#ctx.limits.offlinePerRecipient);
           if (stored === 'stored') this.#mail.add(m.to);
           result = stored === 'stored' ? OfflineResult.Stored : stored === 'full' ? OfflineResult.Full : OfflineResult.Duplicate;
         }
@@ -372,12 +374,12 @@ export class V2Handler {
         return;
       }
       case 'offline-done': {
-        const done = offline.take(s.name, m.id);
+        const done = await offline.take(s.name, m.id);
         if (done === undefined) {
-          offline.takeReceipt(s.name, m.id); // the sender heard of a delivery
+          await offline.takeReceipt(s.name, m.id); // the sender heard of a delivery
           return;
         }
-        offline.addReceipt(done.from, { id: done.id, to: s.name });
+        await offline.addReceipt(done.from, { id: done.id, to: s.name });
         this.#mail.add(done.from);
         const sender = this.#byName.get(done.from);
         if (sender !== undefined) this.#sendMacd(sender, { type: 'offline-receipt', id: done.id, to: s.name, mac: Buffer.alloc(16) });
@@ -387,10 +389,9 @@ export class V2Handler {
   }
 
   /** Sends what waits for `s`: its offline messages and the receipts of its own, a batch at a time. */
-  #flushOffline(s: Session): void {
+  async #flushOffline(s: Session): Promise<void> {
     const { offline } = this.#deps;
-    const waiting = offline.waiting(s.name, OFFLINE_BATCH);
-    const receipts = offline.receipts(s.name, OFFLINE_BATCH);
+    const [waiting, receipts] = await Promise.all([offline.waiting(s.name, OFFLINE_BATCH), offline.receipts(s.name, OFFLINE_BATCH)]);
     if (waiting.length === 0 && receipts.length === 0) {
       this.#mail.delete(s.name);
       return;

@@ -11,6 +11,7 @@ import { QimChatClient, type ChatMessage, type QimChatOptions } from '../../src/
 import { ed25519KeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import { QimServer } from '../../src/index.js';
 import { openServerData } from '../../src/server/storage.js';
+import type { SqliteOffline } from '../../src/server/offline.js';
 import { nextEvent, until } from '../helpers/wait.js';
 
 const closers: (() => Promise<void> | void)[] = [];
@@ -30,6 +31,11 @@ async function serverOn(dir: string, port = 0): Promise<QimServer> {
     data.offline.close();
   });
   return server;
+}
+
+/** The server's offline store (SQLite here: it answers at once). */
+function store(server: QimServer): SqliteOffline {
+  return server.options.offline as SqliteOffline;
 }
 
 function tempDir(): string {
@@ -65,7 +71,7 @@ describe('offline messages', () => {
     alice.on('delivery', (d) => deliveries.push(d));
     const text = '你不在的时候我来过 📮 — secret 7731';
     const id = alice.send('bob', text);
-    await until(() => deliveries.some((d) => d.id === id && d.state === 'stored'), 'stored');
+    await until(() => deliveries.some((d) => d.id === id && d.state === 'stored'), 'stored', 15_000);
 
     // The server restarts (same data folder); the message is still there.
     await alice.close();
@@ -89,11 +95,11 @@ describe('offline messages', () => {
     bob.on('message', (m) => seen.push(m.text));
     await bob.login();
     expect(await got).toMatchObject({ from: 'alice', text, encrypted: true, offline: true });
-    await until(() => later.some((d) => d.id === id && d.state === 'delivered'), 'the receipt at alice');
+    await until(() => later.some((d) => d.id === id && d.state === 'delivered'), 'the receipt at alice', 15_000);
     // Shown once, and gone from the server.
     await new Promise((r) => setTimeout(r, 4 * limits.heartbeatMs));
     expect(seen).toEqual([text]);
-    expect(server.options.offline.waiting('bob', 10)).toEqual([]);
+    expect(store(server).waiting('bob', 10)).toEqual([]);
   });
 
   it('fails, with a warning, for a name that never logged in with qim', async () => {
@@ -120,13 +126,13 @@ describe('offline messages', () => {
     await alice.logout();
     const bob = await client(port, 'bob', bobKey);
     await nextEvent(bob, 'message');
-    await until(() => server.options.offline.receipts('alice', 10).length === 1, 'the receipt kept for alice');
+    await until(() => store(server).receipts('alice', 10).length === 1, 'the receipt kept for alice');
     const alice2 = new QimChatClient({ server: { host: '127.0.0.1', port }, name: 'alice', identity: aliceKey, host: '127.0.0.1' });
     closers.push(() => alice2.close());
     const delivered = nextEvent<Delivery>(alice2, 'delivery');
     await alice2.login();
     expect(await delivered).toEqual({ to: 'bob', id, state: 'delivered' });
-    await until(() => server.options.offline.receipts('alice', 10).length === 0, 'the receipt acknowledged');
+    await until(() => store(server).receipts('alice', 10).length === 0, 'the receipt acknowledged');
   });
 
   it('refuses a message sealed by someone other than who it claims', async () => {
@@ -140,7 +146,7 @@ describe('offline messages', () => {
     const { sealOffline } = await import('../../src/crypto/offline.js');
     const { prekeyPair } = await import('../../src/crypto/offline.js');
     const forged = sealOffline({ id: 42, from: 'alice', sender: mallory.options.identity, recipientIdentity: bobKey.publicKey, prekey: prekeyPair(bobKey).publicKey, sentAt: Date.now(), text: 'I am alice, honest' });
-    server.options.offline.put({ id: 42, to: 'bob', from: 'alice', sealed: forged as Buffer, storedAt: Date.now() }, 100);
+    store(server).put({ id: 42, to: 'bob', from: 'alice', sealed: forged as Buffer, storedAt: Date.now() }, 100);
     const bob = new QimChatClient({ server: { host: '127.0.0.1', port }, name: 'bob', identity: bobKey, host: '127.0.0.1' });
     closers.push(() => bob.close());
     const messages: string[] = [];
@@ -148,7 +154,7 @@ describe('offline messages', () => {
     const warned = nextEvent<{ code: string; peer?: string }>(bob, 'warning');
     await bob.login();
     expect(await warned).toMatchObject({ code: 'offline-rejected', peer: 'alice' });
-    await until(() => server.options.offline.waiting('bob', 10).length === 0, 'the forgery dropped');
+    await until(() => store(server).waiting('bob', 10).length === 0, 'the forgery dropped');
     expect(messages).toEqual([]);
   });
 });

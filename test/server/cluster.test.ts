@@ -10,6 +10,8 @@ import { QimServer } from '../../src/index.js';
 import type { Backplane, BackplaneTiming } from '../../src/server/cluster/backplane.js';
 import { MemoryBackplane, MemoryHub } from '../../src/server/cluster/memory.js';
 import { RedisBackplane } from '../../src/server/cluster/redis.js';
+import { RedisOffline } from '../../src/server/cluster/redis-offline.js';
+import { QimChatClient } from '../../src/client/qim-client.js';
 import { UdpTransport } from '../../src/transport/udp.js';
 import { RawPeer, rawLogin } from '../helpers/raw-peer.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
@@ -219,5 +221,44 @@ describe('a cluster over Redis, when Redis restarts empty', () => {
     }
     await until(() => (c?.users().length ?? 0) === 2, 'a new instance to list alice and bob', 10_000);
     expect(c?.users().map((u) => u.name).sort()).toEqual(['alice', 'bob']);
+  });
+});
+
+describe('offline messages in a cluster over Redis', () => {
+  it('are left on one instance and delivered by another', { timeout: 30_000 }, async () => {
+    const own = await startRedis();
+    closers.push(() => own.stop());
+    const start = async () => {
+      const offline = await RedisOffline.open(own.url);
+      const server = new QimServer({ host: '127.0.0.1', port: 0, limits, backplane: new RedisBackplane({ url: own.url, timing }), offline });
+      await server.start();
+      closers.push(async () => {
+        await server.stop();
+        offline.close();
+      });
+      return server.endpoint.port;
+    };
+    const a = await start();
+    const b = await start();
+    const chat = async (port: number, name: string, identity: KeyPair) => {
+      const c = new QimChatClient({ server: { host: '127.0.0.1', port }, name, identity, host: '127.0.0.1' });
+      closers.push(() => c.close());
+      await c.login();
+      return c;
+    };
+    const bobKey = ed25519KeyPair();
+    await (await chat(b, 'bob', bobKey)).logout(); // bob is known (key and prekey), and away
+    const alice = await chat(a, 'alice', ed25519KeyPair());
+    const states: string[] = [];
+    alice.on('delivery', (d) => states.push(d.state));
+    alice.send('bob', '留在 A，取自 B');
+    await until(() => states.includes('stored'), 'stored', 10_000);
+    const bob = new QimChatClient({ server: { host: '127.0.0.1', port: b }, name: 'bob', identity: bobKey, host: '127.0.0.1' });
+    closers.push(() => bob.close());
+    const got: string[] = [];
+    bob.on('message', (m) => got.push(m.text));
+    await bob.login();
+    await until(() => got.length === 1, 'the message at bob, on the other instance', 10_000);
+    expect(got).toEqual(['留在 A，取自 B']);
   });
 });

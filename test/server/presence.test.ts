@@ -73,9 +73,10 @@ describe('presence for qim users', () => {
     await until(() => server.directory.size === 2, 'bob to leave');
     const list = new Map<string, PresenceEntry>();
     let got: Presence[] = [];
-    // Versions: alice joins (1), bob (2), 剑痴 (3), bob leaves (4). Alice hears all four.
-    await until(() => (got = got.concat(presences(alice))).some((p) => p.toVersion === 4), 'the last delta');
-    expect(apply(list, got, 0)).toBe(4);
+    // Versions start at 1: alice joins (2), bob (3), 剑痴 (4), bob leaves (5). Alice hears all four.
+    await until(() => (got = got.concat(presences(alice))).some((p) => p.toVersion === 5), 'the last delta');
+    expect(got.every((p) => p.fromVersion >= 1)).toBe(true); // a delta never passes for a snapshot
+    expect(apply(list, got, 1)).toBe(5);
     expect([...list.keys()].sort()).toEqual(['alice', '剑痴']);
     expect(list.get('剑痴')).toMatchObject({ protocol: 'classic', endpoint: { port: classic.port } });
   });
@@ -93,7 +94,7 @@ describe('presence for qim users', () => {
       const names = new Set(got.flatMap((p) => p.entries.map((e) => e.name)));
       return names.size >= 101;
     }, 'every join to reach the observer');
-    expect(apply(list, got, 0)).toBe(101);
+    expect(apply(list, got, 1)).toBe(102);
     expect(list.size).toBe(101);
     expect(got.length).toBeLessThan(25);
   });
@@ -106,8 +107,8 @@ describe('presence for qim users', () => {
     await alice.send(alice.sessionBytes('list-request'));
     let snap: Presence[] = [];
     await until(() => (snap = snap.concat(presences(alice))).some((p) => p.fromVersion === 0), 'the snapshot');
-    // A message from version 0 describes the whole list (a delta from the empty list is one too).
-    const s = snap.filter((p) => p.fromVersion === 0 && p.toVersion === 2);
+    // A message from version 0 is a snapshot: the whole list (deltas start from version 1).
+    const s = snap.filter((p) => p.fromVersion === 0 && p.toVersion === 3);
     expect(s.length).toBeGreaterThan(0);
     for (const p of s) expect(p.entries.map((e) => e.name).sort()).toEqual(['alice', 'old']);
   });
@@ -116,6 +117,6 @@ describe('presence for qim users', () => {
     const alice = await qim('alice');
     await qim('bob');
     await alice.send(alice.sessionBytes('heartbeat'));
-    expect(await alice.next('heartbeat-ack')).toMatchObject({ listVersion: 2 });
+    expect(await alice.next('heartbeat-ack')).toMatchObject({ listVersion: 3 });
   });
 });

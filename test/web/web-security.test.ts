@@ -94,8 +94,9 @@ describe('qim web security', () => {
     // Still the same connection, and it still works: a login, then a send to nobody.
     s.send({ type: 'login', server: fx.serverText, name: 'alice', ref: 7 });
     expect(await s.next('ready')).toMatchObject({ me: { name: 'alice' } });
+    // Nobody of that name is online, nor has a key for a message kept offline: the line fails, with a warning.
     s.send({ type: 'send', to: 'nobody', text: 'hello?', ref: 8 });
-    expect(await s.next('error')).toMatchObject({ code: 'ERR_UNKNOWN_PEER', ref: 8 });
+    expect(await s.next('warning')).toMatchObject({ warning: { code: 'offline-failed', peer: 'nobody' } });
 
     // A frame over the cap closes that connection (1009); the service keeps serving.
     const big = await fx.tab();

@@ -23,7 +23,7 @@ import { DEFAULT_BACKPLANE_TIMING } from './backplane.js';
  * it has connected once, a failure is final (a server must not start without its cluster); after
  * that it reconnects forever, backing off to 2 s.
  */
-function makeClient(url: string) {
+export function makeClient(url: string) {
   let connected = false;
   const client = createClient({
     url,
@@ -38,7 +38,8 @@ function makeClient(url: string) {
   });
   return client;
 }
-type Client = ReturnType<typeof makeClient>;
+export type RedisClient = ReturnType<typeof makeClient>;
+type Client = RedisClient;
 
 /** Stream entries kept (approximately): enough for any instance that is only briefly behind. */
 const STREAM_MAXLEN = '100000';
