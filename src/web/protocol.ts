@@ -41,6 +41,8 @@ export interface WebContact {
   readonly status?: WebStatus;
   /** Their key differs from the one pinned earlier. */
   readonly keyChanged?: boolean;
+  /** How the session with them travels, once there is one. */
+  readonly path?: 'direct' | 'punched' | 'relayed';
 }
 
 /** One line of history, as the profile store keeps it. */

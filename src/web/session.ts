@@ -73,6 +73,11 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
       if (state === 'closed') void this.logout('closed');
     });
     client.on('status', ({ name, status }) => this.#broadcast({ type: 'status', name, status }));
+    // A new path (direct, punched, relayed) travels as an updated contact.
+    client.on('path', ({ name }) => {
+      const c = client.contact(name);
+      if (c !== undefined) this.#broadcast({ type: 'joined', contact: webContact(c) });
+    });
     client.on('warning', (w) => this.#warn(w));
   }
 
@@ -238,6 +243,7 @@ export function webContact(c: ChatContact): WebContact {
     status: c.status,
     ...(c.fingerprint !== undefined ? { fingerprint: c.fingerprint } : {}),
     ...(c.keyChanged === true ? { keyChanged: true } : {}),
+    ...(c.path !== undefined ? { path: c.path } : {}),
   };
 }
 

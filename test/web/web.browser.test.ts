@@ -66,6 +66,8 @@ describe('qim web in a browser', () => {
     await mingBox.press('Enter');
     const sent = lines(ming).filter({ hasText: '你好，Bob！今天吃饭了吗？😀' });
     await sent.getByText('delivered', { exact: true }).waitFor();
+    // The list says how the session travels: straight to Bob (one machine, no NAT in between).
+    await contact(ming, 'Bob').getByText('direct', { exact: true }).waitFor();
 
     // Bob has no conversation open: an unread badge on 小明, and the title flashes.
     await contact(bob, '小明').getByLabel('1 unread').waitFor();

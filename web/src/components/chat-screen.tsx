@@ -78,6 +78,12 @@ export function ChatScreen({ model, view, chat }: { model: Model; view: View; ch
   );
 }
 
+const PATH_TIPS = {
+  direct: 'messages go straight to them',
+  punched: 'messages go straight to them, through their NAT (hole punched)',
+  relayed: "messages go through the server's relay, still end-to-end encrypted",
+} as const;
+
 function ContactItem({ contact: c, unread, active, onOpen }: { contact: WebContact; unread: number; active: boolean; onOpen: () => void }) {
   const status = c.status ?? 'online';
   const tip = c.fingerprint !== undefined ? `${c.name} — key ${c.fingerprint}` : `${c.name} — classic protocol, unencrypted`;
@@ -93,6 +99,11 @@ function ContactItem({ contact: c, unread, active, onOpen }: { contact: WebConta
             <span class={`status status-${status}`}>{status}</span>
             {c.protocol === 'classic' && <span class="tag unencrypted">unencrypted</span>}
             {c.keyChanged === true && <span class="tag key-changed">key changed</span>}
+            {c.path !== undefined && (
+              <span class={`tag path path-${c.path}`} title={PATH_TIPS[c.path]}>
+                {c.path}
+              </span>
+            )}
           </span>
         </span>
         <Badge count={unread} />
