@@ -44,6 +44,8 @@ export interface Traffic {
   readonly drops: number;
   /** qim only: drops by reason. */
   readonly dropReasons: Record<string, number>;
+  /** qim only: users who left, by reason (logout, expired, replaced, instance-lost, ...). */
+  readonly leaves: Record<string, number>;
 }
 
 export interface Measurement {
@@ -72,6 +74,8 @@ export interface Measurement {
 }
 
 let qim: QimServer | null = null;
+/** Leaves seen by reason since the start (qim). */
+const leaves: Record<string, number> = {};
 let naive: NaiveServer | null = null;
 let base: { cpu: NodeJS.CpuUsage; traffic: Traffic; mem: Memory; elu: ReturnType<typeof performance.eventLoopUtilization> } | null = null;
 let peakHeap = 0;
@@ -98,10 +102,10 @@ function traffic(): Traffic {
     const c = qim.counters;
     let drops = 0;
     for (const v of Object.values(c.drops)) drops += v;
-    return { datagramsOut: c.datagramsOut, bytesOut: c.bytesOut, datagramsIn: c.datagramsIn, bytesIn: c.bytesIn, listsSent: c.listsSent, drops, dropReasons: { ...c.drops } };
+    return { datagramsOut: c.datagramsOut, bytesOut: c.bytesOut, datagramsIn: c.datagramsIn, bytesIn: c.bytesIn, listsSent: c.listsSent, drops, dropReasons: { ...c.drops }, leaves: { ...leaves } };
   }
   const c = naive?.counters;
-  return { datagramsOut: c?.datagramsOut ?? 0, bytesOut: c?.bytesOut ?? 0, datagramsIn: c?.datagramsIn ?? 0, bytesIn: c?.bytesIn ?? 0, listsSent: c?.listsSent ?? 0, drops: 0, dropReasons: {} };
+  return { datagramsOut: c?.datagramsOut ?? 0, bytesOut: c?.bytesOut ?? 0, datagramsIn: c?.datagramsIn ?? 0, bytesIn: c?.bytesIn ?? 0, listsSent: c?.listsSent ?? 0, drops: 0, dropReasons: {}, leaves: {} };
 }
 
 function memoryAfterGc(): Memory {
@@ -140,6 +144,9 @@ serve({
     if (arg.impl === 'qim') {
       const backplane = arg.redis === undefined ? undefined : new RedisBackplane({ url: arg.redis, onError: () => {} });
       qim = new QimServer({ host: arg.host, port: 0, ...(arg.limits ? { limits: arg.limits } : {}), ...(backplane ? { backplane } : {}) });
+      qim.on('logout', ({ reason }) => {
+        leaves[reason] = (leaves[reason] ?? 0) + 1;
+      });
       await qim.start();
       port = qim.endpoint.port;
       return { port };
@@ -193,6 +200,7 @@ serve({
         listsSent: now.listsSent - t0.listsSent,
         drops: now.drops - t0.drops,
         dropReasons: Object.fromEntries(Object.entries(now.dropReasons).map(([k, v]) => [k, v - (t0.dropReasons[k] ?? 0)])),
+        leaves: Object.fromEntries(Object.entries(now.leaves).map(([k, v]) => [k, v - (t0.leaves[k] ?? 0)])),
       },
       online: online(),
       elu,

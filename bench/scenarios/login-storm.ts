@@ -73,7 +73,11 @@ export function combine(ms: readonly Measurement[]): Measurement {
     arrayBuffers: sum((m) => f(m).arrayBuffers),
   });
   const dropReasons: Record<string, number> = {};
-  for (const m of ms) for (const [k, v] of Object.entries(m.traffic.dropReasons)) dropReasons[k] = (dropReasons[k] ?? 0) + v;
+  const leaves: Record<string, number> = {};
+  for (const m of ms) {
+    for (const [k, v] of Object.entries(m.traffic.dropReasons)) dropReasons[k] = (dropReasons[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(m.traffic.leaves)) leaves[k] = (leaves[k] ?? 0) + v;
+  }
   return {
     cpuUserMs: sum((m) => m.cpuUserMs),
     cpuSystemMs: sum((m) => m.cpuSystemMs),
@@ -89,6 +93,7 @@ export function combine(ms: readonly Measurement[]): Measurement {
       listsSent: sum((m) => m.traffic.listsSent),
       drops: sum((m) => m.traffic.drops),
       dropReasons,
+      leaves,
     },
     online: Math.max(...ms.map((m) => m.online)),
     elu: Math.max(...ms.map((m) => m.elu)),
