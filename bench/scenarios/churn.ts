@@ -10,7 +10,7 @@
 import { spawnChild } from '../lib/rpc.js';
 import { startFleet } from '../lib/fleet.js';
 import { progress } from '../lib/progress.js';
-import { fmt, fmtMs, percentile, table } from '../lib/stats.js';
+import { fmt, fmtMs, fmtRatio, percentile, ratio, table } from '../lib/stats.js';
 import { loadText } from '../lib/system.js';
 import { wallMs } from '../users/common.js';
 import type { StormResult } from '../users/worker.js';
@@ -127,6 +127,8 @@ export function churnTable(runs: readonly ChurnRun[]): string {
       ]);
     }
   }
-  const best = runs.map((r) => `${r.impl}: ${r.maxHeldRate}/s`).join(', ');
+  const naive = runs.find((r) => r.impl === 'naive');
+  const versus = (r: ChurnRun): string => (naive === undefined || r === naive ? '' : ` (${fmtRatio(ratio(r.maxHeldRate, naive.maxHeldRate))} naive)`);
+  const best = runs.map((r) => `${r.impl}: ${r.maxHeldRate}/s${versus(r)}`).join(', ');
   return `${table(['impl', 'K', 'rate', 'reached all', 'p50', 'p99', 'p50 first → last third', 'verdict', 'server CPU ms', 'datagrams out', 'load 1/5/15'], rows)}\nhighest rate held: ${best}`;
 }

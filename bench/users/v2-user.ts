@@ -159,7 +159,9 @@ export class V2User extends BaseUser {
     const d = decodeV2(bytes);
     if (!d.ok || this.#loginBytes === null) return;
     if (d.value.type === 'refused') {
-      // Refused (e.g. rate-limited into a stale login): try again as the client would.
+      // Refused (e.g. a stale login after a retry): try again as the client would.
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#state = 'hello';
       this.stats.retries++;
       this.#timer = setTimeout(() => this.#hello(), defaultRetryDelay(1));
       return;
@@ -182,6 +184,7 @@ export class V2User extends BaseUser {
   }
 
   #heartbeat(): void {
+    if (this.#beat !== null) clearTimeout(this.#beat);
     this.#beat = setTimeout(() => {
       if (this.#state !== 'online') return;
       this.#send(this.#sessionBytes(0x06));
