@@ -30,7 +30,8 @@ const msg = randomBytes(200);
 const sig = sign(id, msg);
 const peer = x25519KeyPair();
 
-time('x25519KeyPair() — src/crypto/keys.ts (PKCS#8 import + SPKI export), once per LOGIN in v2.ts #login', 2000, () => x25519KeyPair());
+time('x25519KeyPair() — a fresh pair, once per LOGIN in v2.ts #login', 2000, () => x25519KeyPair());
+time('a pair through PKCS#8 import and SPKI export (keys.ts pair())', 2000, () => ed25519KeyPair(randomBytes(32)));
 time("generateKeyPairSync('x25519') — the same key pair from node:crypto directly", 2000, () => generateKeyPairSync('x25519'));
 time('verify() — Ed25519 LOGIN signature, SPKI import each call', 2000, () => verify(id.publicKey, msg, sig));
 time('sign() — WELCOME signature', 2000, () => sign(id, msg));
