@@ -7,6 +7,7 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
+  generateKeyPairSync,
   randomBytes,
   sign as edSign,
   verify as edVerify,
@@ -38,15 +39,28 @@ export function ed25519KeyPair(seed: Uint8Array = randomBytes(32)): KeyPair {
   return pair(ED25519_PKCS8, seed, ED25519_SPKI.length);
 }
 
-/** An X25519 key pair from a 32-byte secret (random when omitted). */
-export function x25519KeyPair(secret: Uint8Array = randomBytes(32)): KeyPair {
-  return pair(X25519_PKCS8, secret, X25519_SPKI.length);
+/**
+ * An X25519 key pair from a 32-byte secret, or a fresh one. Fresh keys (every login, every peer
+ * handshake) come from the native generator and leave as JWK: about twenty times cheaper than a
+ * round trip through PKCS#8 and SPKI DER (`npx tsx bench/hot-paths.ts`).
+ */
+export function x25519KeyPair(secret?: Uint8Array): KeyPair {
+  if (secret !== undefined) return pair(X25519_PKCS8, secret, X25519_SPKI.length);
+  const { privateKey } = generateKeyPairSync('x25519');
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { publicKey: Buffer.from(jwk.x ?? '', 'base64url'), secret: Buffer.from(jwk.d ?? '', 'base64url'), privateKey };
 }
+
+const CURVES = new Map<Buffer, 'Ed25519' | 'X25519'>([
+  [ED25519_SPKI, 'Ed25519'],
+  [X25519_SPKI, 'X25519'],
+]);
 
 function publicKeyObject(prefix: Buffer, raw: Uint8Array): KeyObject | null {
   if (raw.length !== 32) return null;
   try {
-    return createPublicKey({ key: Buffer.concat([prefix, raw]), format: 'der', type: 'spki' });
+    // JWK imports several times faster than DER (a LOGIN and a handshake import one or two keys).
+    return createPublicKey({ key: { kty: 'OKP', crv: CURVES.get(prefix) ?? 'X25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
   } catch {
     return null;
   }

@@ -39,11 +39,17 @@ export class Directory {
   readonly #byName = new Map<string, OnlineUser>();
   readonly #byEndpoint = new Map<string, OnlineUser>();
   #classicList: Buffer | null = null;
+  #generation = 0;
   /** Told of every change to this instance's own users (the cluster publishes them). */
   onLocalChange: ((change: LocalChange) => void) | null = null;
 
   get size(): number {
     return this.#byName.size;
+  }
+
+  /** Grows with every change: what is computed from the whole directory can be cached by it. */
+  get generation(): number {
+    return this.#generation;
   }
 
   byName(name: string): OnlineUser | undefined {
@@ -61,6 +67,7 @@ export class Directory {
     this.#byName.set(user.name, user);
     this.#byEndpoint.set(endpointKey(user.endpoint), user);
     this.#classicList = null;
+    this.#generation++;
     if (user.instance === undefined) this.onLocalChange?.({ before: old, after: user });
   }
 
@@ -71,6 +78,7 @@ export class Directory {
     this.#byName.delete(name);
     this.#byEndpoint.delete(endpointKey(user.endpoint));
     this.#classicList = null;
+    this.#generation++;
     if (user.instance === undefined) this.onLocalChange?.({ before: user, after: undefined, reason });
     return true;
   }

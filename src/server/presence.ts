@@ -67,6 +67,7 @@ export class PresenceHub {
   #pending: PresenceEntry[] = [];
   #pendingFrom = 0;
   #timer: NodeJS.Timeout | null = null;
+  #snapshotCache: { generation: number; version: number; datagrams: Buffer[] } | null = null;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -102,14 +103,25 @@ export class PresenceHub {
 
   /** The whole visible list as snapshot datagrams (fromVersion 0), MAC'd for one recipient. */
   snapshot(to: PresenceRecipient): Buffer[] {
-    const entries = [...this.ctx.directory.visible()].map(entryFor);
-    return this.#encode(0, this.#version, entries).map((bytes) => this.#sign(bytes, to));
+    return this.#snapshotTemplates().map((bytes) => this.#sign(bytes, to));
   }
 
   /** Sends the whole visible list to one recipient, as a snapshot (fromVersion 0). */
   sendSnapshot(to: PresenceRecipient): void {
-    const entries = [...this.ctx.directory.visible()].map(entryFor);
-    for (const bytes of this.#encode(0, this.#version, entries)) this.#sendTo(bytes, to);
+    for (const bytes of this.#snapshotTemplates()) this.#sendTo(bytes, to);
+  }
+
+  /**
+   * The snapshot's datagrams (MAC left zero), encoded once per version of the directory: a login
+   * storm asks for the list once per user, and the list changes far less often than it is asked.
+   */
+  #snapshotTemplates(): Buffer[] {
+    const generation = this.ctx.directory.generation;
+    const cached = this.#snapshotCache;
+    if (cached !== null && cached.generation === generation && cached.version === this.#version) return cached.datagrams;
+    const datagrams = this.#encode(0, this.#version, [...this.ctx.directory.visible()].map(entryFor));
+    this.#snapshotCache = { generation, version: this.#version, datagrams };
+    return datagrams;
   }
 
   /** Sends what is pending now (called by the batch timer; tests may call it). */

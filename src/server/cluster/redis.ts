@@ -82,7 +82,8 @@ return redis.call('HGET', KEYS[1], ARGV[1])`;
 const RENEW_AND_SWEEP = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if ARGV[1] ~= '' then redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) end
+local added = 0
+if ARGV[1] ~= '' then added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
 if ARGV[6] ~= '' then table.insert(dead, ARGV[6]) end
 local n = 0
@@ -100,7 +101,7 @@ for _, id in ipairs(dead) do
   end
   redis.call('DEL', set)
 end
-return n`;
+return { n, added }`;
 
 interface WireUser {
   name: string;
@@ -171,6 +172,9 @@ export class RedisBackplane implements Backplane {
   readonly #timing: BackplaneTiming;
   #client: Client | null = null;
   #reader: Client | null = null;
+  /** Leases on a connection of their own, so a renewal never waits behind a storm of writes. */
+  #lease: Client | null = null;
+  #mine: () => SharedUser[] = () => [];
   #instance = '';
   #renew: NodeJS.Timeout | null = null;
   #running = false;
@@ -195,8 +199,13 @@ export class RedisBackplane implements Backplane {
     const reader = client.duplicate();
     reader.on('error', onError);
     await reader.connect();
+    const lease = client.duplicate();
+    lease.on('error', onError);
+    await lease.connect();
     this.#client = client;
     this.#reader = reader;
+    this.#lease = lease;
+    this.#mine = mine;
     this.#running = true;
     // Back after an outage: our lease may have run out and our users been removed; put them back.
     client.on('ready', () => {
@@ -256,8 +265,10 @@ export class RedisBackplane implements Backplane {
     this.#reader?.destroy();
     await this.#reading;
     this.#client?.destroy();
+    this.#lease?.destroy();
     this.#client = null;
     this.#reader = null;
+    this.#lease = null;
   }
 
   /** Stops without a word, as a killed process would (tests). */
@@ -266,16 +277,20 @@ export class RedisBackplane implements Backplane {
     if (this.#renew !== null) clearInterval(this.#renew);
     this.#reader?.destroy();
     this.#client?.destroy();
+    this.#lease?.destroy();
   }
 
   async #renewAndSweep(reason = 'instance-lost', also = ''): Promise<void> {
-    const client = this.#client;
+    const client = this.#lease ?? this.#client;
     if (client === null) return;
     const renewing = reason === 'instance-lost' ? this.#instance : '';
-    await client.eval(RENEW_AND_SWEEP, {
+    const [, added] = (await client.eval(RENEW_AND_SWEEP, {
       keys: [this.#key('instances'), this.#key('users'), this.#key('events')],
       arguments: [renewing, String(this.#timing.instanceLeaseMs), this.#prefix, STREAM_MAXLEN, reason, also],
-    });
+    })) as [number, number];
+    // Our lease had run out (we were too slow, or Redis was away) and the others removed our
+    // users: put them back, so that every list holds them again.
+    if (renewing !== '' && added === 1) for (const user of this.#mine()) this.publish({ op: 'upsert', user });
   }
 
   async #read(from: string, onChange: (change: ClusterChange) => void): Promise<void> {
