@@ -58,6 +58,16 @@ export interface WebEntry {
   readonly encrypted: boolean;
 }
 
+/** A conversation in the history on this server, for the Recent list. */
+export interface WebConversation {
+  readonly peer: string;
+  /** When its newest line was written (sent or received), ms since the epoch. */
+  readonly at: number;
+}
+
+/** Most conversations a `recent` message lists (the newest ones). */
+export const MAX_RECENT = 100;
+
 export interface WebWarning {
   /** Numbers this warning for `dismiss`. */
   readonly id: number;
@@ -95,6 +105,11 @@ export type NodeMessage =
   /** A line was added to the history or changed state (delivery). */
   | { type: 'entry'; entry: WebEntry }
   | { type: 'history'; peer: string; entries: WebEntry[]; more: boolean }
+  /**
+   * Everyone this user has history with on this server, newest first (at most {@link MAX_RECENT}),
+   * online or not: after `ready`, and again when a line is added.
+   */
+  | { type: 'recent'; conversations: WebConversation[] }
   | { type: 'unread'; peer: string; count: number }
   | { type: 'typing'; from: string; typing: boolean }
   | { type: 'warning'; warning: WebWarning }

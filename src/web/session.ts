@@ -12,7 +12,17 @@ import type { HistoryEntry } from '../client/store.js';
 import { QimError } from '../errors.js';
 import { formatEndpoint } from '../protocol/endpoint.js';
 import type { UiWarning } from '../client/chat-client.js';
-import { STATUSES, type NodeMessage, type WebContact, type WebEntry, type WebSelf, type WebStatus, type WebWarning } from './protocol.js';
+import {
+  MAX_RECENT,
+  STATUSES,
+  type NodeMessage,
+  type WebContact,
+  type WebConversation,
+  type WebEntry,
+  type WebSelf,
+  type WebStatus,
+  type WebWarning,
+} from './protocol.js';
 
 /** Where a session sends what happens: one per attached tab. */
 export interface SessionPeer {
@@ -46,7 +56,12 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
   readonly #unread = new Map<string, number>();
   readonly #warnings: WebWarning[] = [];
   #warningId = 0;
+  /** The Recent list, newest first, with each conversation's newest row id. */
+  #recent: (WebConversation & { readonly id: number })[] = [];
+  #recentPending: NodeJS.Immediate | null = null;
   #state: 'online' | 'reconnecting' | 'closed' = 'online';
+  /** Logged in: until then a closed client is a failed login, which `open` reports. */
+  #loggedIn = false;
   #ended = false;
   /** Runs when the last tab detached and the grace period passed. */
   graceTimer: NodeJS.Timeout | null = null;
@@ -57,7 +72,11 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
     this.#profile = profile;
     this.serverText = serverText;
     this.#recorder = new HistoryRecorder(client, profile.store, serverText);
-    this.#recorder.on('entry', (e) => this.#broadcast({ type: 'entry', entry: webEntry(e) }));
+    this.#recorder.on('entry', (e) => {
+      this.#broadcast({ type: 'entry', entry: webEntry(e) });
+      this.#touchRecent(e);
+    });
+    this.#loadRecent();
     client.on('message', (m) => {
       const count = (this.#unread.get(m.from) ?? 0) + 1;
       this.#unread.set(m.from, count);
@@ -70,7 +89,7 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
     client.on('state', (state) => {
       this.#state = state;
       this.#broadcast({ type: 'state', state });
-      if (state === 'closed') void this.logout('closed');
+      if (state === 'closed' && this.#loggedIn) void this.logout('closed');
     });
     client.on('status', ({ name, status }) => this.#broadcast({ type: 'status', name, status }));
     // A new path (direct, punched, relayed) travels as an updated contact.
@@ -84,6 +103,10 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
   /**
    * Opens the profile and logs in. Warnings raised during a failed login (a changed server key)
    * are part of the thrown error's message.
+   *
+   * The session (its history recorder above all) listens before the login: what waits at the
+   * server (messages left for us, receipts of messages we left) comes right after the welcome,
+   * before the login resolves, and the server forgets it once the client has it.
    */
   static async open(o: WebSessionOptions): Promise<WebSession> {
     const serverText = `${o.server.host}:${o.server.port}`;
@@ -100,14 +123,16 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
       ...(serverKey !== undefined ? { serverKey } : {}),
       ...(status !== undefined ? { status } : {}),
     });
+    const session = new WebSession(client, profile, serverText);
     // Warnings raised while logging in (a changed server key, a peer whose key changed) are kept
-    // for the tabs, or explain a failed login.
+    // by the session for the tabs, or explain a failed login.
     const early: UiWarning[] = [];
     const keep = (w: UiWarning): void => void early.push(w);
     client.on('warning', keep);
     try {
       await client.login();
     } catch (err) {
+      client.removeAllListeners(); // the session and its recorder: nothing more to record
       profile.close();
       if (early.length > 0 && err instanceof QimError) throw new QimError(err.code, `${err.message} (${early.map((w) => w.message).join('; ')})`);
       throw err;
@@ -116,8 +141,7 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
     }
     if (serverKey === undefined && client.serverKey !== null) profile.pinServer(serverText, client.serverKey);
     profile.store.setSetting('web.server', serverText);
-    const session = new WebSession(client, profile, serverText);
-    for (const w of early) session.#warn(w);
+    session.#loggedIn = true;
     return session;
   }
 
@@ -146,6 +170,9 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
     this.graceTimer = null;
     this.peers.add(peer);
     peer.send(this.snapshot());
+    // Read again: another program on this profile (qim chat) may have written since.
+    this.#loadRecent();
+    peer.send(this.#recentMessage());
   }
 
   /** Sends through the recorder (history and delivery tracking). Throws `QimError`. */
@@ -196,6 +223,8 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
     this.#ended = true;
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
     this.graceTimer = null;
+    if (this.#recentPending !== null) clearImmediate(this.#recentPending);
+    this.#recentPending = null;
     this.#broadcast({ type: 'logged-out', reason });
     this.peers.clear();
     this.emit('ended');
@@ -205,6 +234,32 @@ export class WebSession extends EventEmitter<WebSessionEvents> {
       // After the client: its last events still write to the store.
       this.#profile.close();
     }
+  }
+
+  #loadRecent(): void {
+    this.#recent = this.#profile.store
+      .conversations(this.serverText)
+      .slice(0, MAX_RECENT)
+      .map((c) => ({ peer: c.peer, at: c.last.at, id: c.last.id }));
+  }
+
+  /** A line was added (or changed state): a new line moves its conversation to the top. */
+  #touchRecent(e: HistoryEntry): void {
+    // Row ids grow: a new line is newer than the newest listed; anything else is a delivery state.
+    if (e.id <= (this.#recent[0]?.id ?? 0)) return;
+    const i = this.#recent.findIndex((c) => c.peer === e.peer);
+    if (i >= 0) this.#recent.splice(i, 1);
+    this.#recent.unshift({ peer: e.peer, at: e.at, id: e.id });
+    if (this.#recent.length > MAX_RECENT) this.#recent.pop();
+    // Lines often come in bursts (messages kept offline, delivered at login): one list for them.
+    this.#recentPending ??= setImmediate(() => {
+      this.#recentPending = null;
+      this.#broadcast(this.#recentMessage());
+    });
+  }
+
+  #recentMessage(): NodeMessage {
+    return { type: 'recent', conversations: this.#recent.map(({ peer, at }) => ({ peer, at })) };
   }
 
   #warn(w: { code: string; peer?: string; message: string }): void {

@@ -1,7 +1,7 @@
 /** The page's reducer (web/src/state.ts): pure, so tested here without a browser. */
 import { describe, expect, it } from 'vitest';
 import type { WebEntry } from '../../src/web/protocol.js';
-import { merge, readyState, reduce, totalUnread, TYPING_SHOWN_MS, type ChatState } from '../../web/src/state.js';
+import { merge, offlineRecent, readyState, reduce, totalUnread, TYPING_SHOWN_MS, type ChatState } from '../../web/src/state.js';
 
 const me = { name: '小明', server: '127.0.0.1:8500', fingerprint: 'ab', endpoint: '127.0.0.1:1', status: 'online' as const };
 const bob = { name: 'Bob', protocol: 'qim' as const, endpoint: '127.0.0.1:2', fingerprint: 'cd', status: 'online' as const };
@@ -58,5 +58,21 @@ describe('page state', () => {
     expect(s.contacts.get('Bob')?.status).toBe('away');
     s = reduce(s, { type: 'node', message: { type: 'left', name: 'Bob' }, now: 0 });
     expect(s.contacts.has('Bob')).toBe(false);
+  });
+
+  it('lists under Recent those with history who are not online, newest first', () => {
+    let s = start();
+    expect(offlineRecent(s)).toEqual([]);
+    const recent = [
+      { peer: 'Bob', at: 3 },
+      { peer: '韩梅梅', at: 2 },
+      { peer: 'Li Lei', at: 1 },
+    ];
+    s = reduce(s, { type: 'node', message: { type: 'recent', conversations: recent }, now: 0 });
+    expect(offlineRecent(s).map((c) => c.peer)).toEqual(['韩梅梅', 'Li Lei']);
+    s = reduce(s, { type: 'node', message: { type: 'left', name: 'Bob' }, now: 0 });
+    expect(offlineRecent(s).map((c) => c.peer)).toEqual(['Bob', '韩梅梅', 'Li Lei']);
+    s = reduce(s, { type: 'node', message: { type: 'joined', contact: { ...bob, name: 'Li Lei' } }, now: 0 });
+    expect(offlineRecent(s).map((c) => c.peer)).toEqual(['Bob', '韩梅梅']);
   });
 });

@@ -2,50 +2,21 @@
  * The web client end to end in a real headless Chromium: a real index server and `qim web`'s
  * service in this process, two browser contexts as two users.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_STATIC_DIR } from '../../src/web/static-files.js';
 import { useBrowser } from '../helpers/browser.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { V2Peer } from '../helpers/v2-peer.js';
+import { assertPageBuilt, conversationLines as lines, logIn as logInWith, onlineContact as contact } from '../helpers/web-page.js';
 import { useWebService } from '../helpers/web.js';
 
-beforeAll(() => {
-  const index = join(DEFAULT_STATIC_DIR, 'index.html');
-  if (!existsSync(index)) throw new Error(`the web page is not built (${DEFAULT_STATIC_DIR} is missing): run \`npm run build\` first`);
-  const newer = readdirSync(join(REPO_ROOT, 'web'), { recursive: true, withFileTypes: true }).find(
-    (f) => f.isFile() && statSync(join(f.parentPath, f.name)).mtimeMs > statSync(index).mtimeMs,
-  );
-  if (newer !== undefined) throw new Error(`the built page is older than web/${newer.name}: run \`npm run build\` first`);
-});
+beforeAll(assertPageBuilt);
 
 // The service is registered first so that its teardown runs last (hooks unwind like a stack):
 // a failed test's screenshot shows the page as it failed, not after the service stopped.
 const fx = useWebService();
 const browser = useBrowser();
 
-/** Opens the page and logs in as `name` (the Server field is prefilled with the default). */
-async function logIn(page: Page, name: string): Promise<void> {
-  await page.goto(fx.web.url);
-  const serverField = page.getByLabel('Server');
-  await serverField.waitFor();
-  expect(await serverField.inputValue()).toBe(fx.serverText);
-  await page.getByLabel('Name').fill(name);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
-}
-
-/** The online list's item for `name`. */
-function contact(page: Page, name: string) {
-  return page.getByRole('list', { name: /Online/ }).getByRole('listitem').filter({ hasText: name });
-}
-
-/** The open conversation's lines. */
-function lines(page: Page) {
-  return page.getByRole('list', { name: /^Conversation with/ }).getByRole('listitem');
-}
+const logIn = (page: Page, name: string): Promise<void> => logInWith(fx, page, name);
 
 describe('qim web in a browser', () => {
   it('two users see each other, chat both ways in Chinese with emoji, keep history across a reload, and log out', { timeout: 60_000 }, async () => {

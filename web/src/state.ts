@@ -2,7 +2,7 @@
  * The page's state and how each message from the Node process (and each user action that needs
  * no answer) changes it. Pure: no DOM, no socket; `app.tsx` runs the effects.
  */
-import type { NodeMessage, WebContact, WebEntry, WebSelf, WebWarning } from '../../src/web/protocol.js';
+import type { NodeMessage, WebContact, WebConversation, WebEntry, WebSelf, WebWarning } from '../../src/web/protocol.js';
 
 export type LinkState = 'online' | 'reconnecting' | 'closed';
 
@@ -10,6 +10,8 @@ export interface ChatState {
   readonly me: WebSelf;
   readonly contacts: ReadonlyMap<string, WebContact>;
   readonly unread: Readonly<Record<string, number>>;
+  /** Everyone with history on this server, newest first, online or not. */
+  readonly recent: readonly WebConversation[];
   /** Lines per conversation, by row id, oldest first. */
   readonly lines: Readonly<Record<string, readonly WebEntry[]>>;
   /** Conversations whose newest page of history has arrived. */
@@ -45,6 +47,7 @@ export function readyState(m: Extract<NodeMessage, { type: 'ready' }>, previous:
     me: m.me,
     contacts: new Map(m.contacts.map((c) => [c.name, c])),
     unread: m.unread,
+    recent: [],
     lines: {},
     loaded: new Set(),
     more: new Set(),
@@ -119,6 +122,8 @@ function onMessage(s: ChatState, m: NodeMessage, now: number): ChatState {
       else more.delete(m.peer);
       return { ...s, lines, loaded: new Set(s.loaded).add(m.peer), more };
     }
+    case 'recent':
+      return { ...s, recent: m.conversations };
     case 'unread':
       return { ...s, unread: m.count === 0 ? without(s.unread, m.peer) : { ...s.unread, [m.peer]: m.count } };
     case 'typing':
@@ -149,6 +154,11 @@ function without<T>(record: Readonly<Record<string, T>>, key: string): Record<st
   const copy = { ...record };
   delete copy[key];
   return copy;
+}
+
+/** The Recent list as shown: who has history here and is not in the online list. */
+export function offlineRecent(s: ChatState): WebConversation[] {
+  return s.recent.filter((c) => !s.contacts.has(c.peer));
 }
 
 /** Total unread messages. */

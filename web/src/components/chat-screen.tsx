@@ -1,12 +1,14 @@
-/** The chat screen: who I am, warnings, the online list and the open conversations. */
-import { STATUSES, type WebContact, type WebStatus, type WebWarning } from '../../../src/web/protocol.js';
+/** The chat screen: who I am, warnings, the online and recent lists and the open conversations. */
+import type { ComponentChildren } from 'preact';
+import { STATUSES, type WebContact, type WebConversation, type WebStatus, type WebWarning } from '../../../src/web/protocol.js';
 import type { Model, View } from '../model';
-import type { ChatState } from '../state';
-import { colourOf, initial, langOf } from '../text';
+import { offlineRecent, type ChatState } from '../state';
+import { colourOf, initial, langOf, shortTime } from '../text';
 import { Conversations } from './conversation';
 
 export function ChatScreen({ model, view, chat }: { model: Model; view: View; chat: ChatState }) {
   const contacts = [...chat.contacts.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const recent = offlineRecent(chat);
   return (
     <div class="chat-screen" data-pane={view.pane}>
       <header class="top">
@@ -61,7 +63,7 @@ export function ChatScreen({ model, view, chat }: { model: Model; view: View; ch
       )}
       <Warnings warnings={chat.warnings} onDismiss={(id) => model.dismiss(id)} />
       <div class="panes">
-        <nav class="contacts-pane" aria-labelledby="online-heading">
+        <nav class="contacts-pane" aria-label="Contacts">
           <h2 id="online-heading">
             Online <span class="count">({contacts.length})</span>
           </h2>
@@ -71,6 +73,18 @@ export function ChatScreen({ model, view, chat }: { model: Model; view: View; ch
               <ContactItem key={c.name} contact={c} unread={chat.unread[c.name] ?? 0} active={chat.active === c.name} onOpen={() => model.open(c.name)} />
             ))}
           </ul>
+          {recent.length > 0 && (
+            <>
+              <h2 id="recent-heading" title="People you have talked with who are not online: what you write waits for them at the server, sealed">
+                Recent <span class="count">({recent.length})</span>
+              </h2>
+              <ul class="contacts recent" aria-label="Recent conversations">
+                {recent.map((c) => (
+                  <RecentItem key={c.peer} conversation={c} unread={chat.unread[c.peer] ?? 0} active={chat.active === c.peer} onOpen={() => model.open(c.peer)} />
+                ))}
+              </ul>
+            </>
+          )}
         </nav>
         <Conversations model={model} chat={chat} />
       </div>
@@ -88,25 +102,46 @@ function ContactItem({ contact: c, unread, active, onOpen }: { contact: WebConta
   const status = c.status ?? 'online';
   const tip = c.fingerprint !== undefined ? `${c.name} — key ${c.fingerprint}` : `${c.name} — classic protocol, unencrypted`;
   return (
-    <li class={active ? 'contact-item active' : 'contact-item'}>
-      <button type="button" class="contact" onClick={onOpen} aria-current={active ? 'true' : undefined} title={tip}>
-        <Avatar name={c.name} />
-        <span class="contact-main">
-          <span class="contact-name" lang={langOf(c.name)}>
-            {c.name}
-          </span>
-          <span class="contact-meta">
-            <span class={`status status-${status}`}>{status}</span>
-            {c.protocol === 'classic' && <span class="tag unencrypted">unencrypted</span>}
-            {c.keyChanged === true && <span class="tag key-changed">key changed</span>}
-            {c.path !== undefined && (
-              <span class={`tag path path-${c.path}`} title={PATH_TIPS[c.path]}>
-                {c.path}
-              </span>
-            )}
-          </span>
+    <PersonItem name={c.name} tip={tip} unread={unread} active={active} onOpen={onOpen}>
+      <span class={`status status-${status}`}>{status}</span>
+      {c.protocol === 'classic' && <span class="tag unencrypted">unencrypted</span>}
+      {c.keyChanged === true && <span class="tag key-changed">key changed</span>}
+      {c.path !== undefined && (
+        <span class={`tag path path-${c.path}`} title={PATH_TIPS[c.path]}>
+          {c.path}
         </span>
-        <Badge count={unread} />
+      )}
+    </PersonItem>
+  );
+}
+
+/** Someone with history here who is not online now. */
+function RecentItem({ conversation: c, unread, active, onOpen }: { conversation: WebConversation; unread: number; active: boolean; onOpen: () => void }) {
+  const when = shortTime(c.at);
+  return (
+    <PersonItem name={c.peer} tip={`${c.peer} — offline; messages wait for them at the server`} unread={unread} active={active} onOpen={onOpen}>
+      <span class="status status-offline">offline</span>
+      <time dateTime={new Date(c.at).toISOString()} title={`last message ${when}`}>
+        {when}
+      </time>
+    </PersonItem>
+  );
+}
+
+/** One person in a list (online or recent): avatar, name, what `children` say of them, unread badge. */
+function PersonItem(props: { name: string; tip: string; unread: number; active: boolean; onOpen: () => void; children: ComponentChildren }) {
+  const { name, active } = props;
+  return (
+    <li class={active ? 'contact-item active' : 'contact-item'}>
+      <button type="button" class="contact" onClick={props.onOpen} aria-current={active ? 'true' : undefined} title={props.tip}>
+        <Avatar name={name} />
+        <span class="contact-main">
+          <span class="contact-name" lang={langOf(name)}>
+            {name}
+          </span>
+          <span class="contact-meta">{props.children}</span>
+        </span>
+        <Badge count={props.unread} />
       </button>
     </li>
   );

@@ -12,7 +12,7 @@ export function Conversations({ model, chat }: { model: Model; chat: ChatState }
   if (chat.tabs.length === 0 || active === null) {
     return (
       <main class="conversation-pane empty">
-        <p class="placeholder">Choose someone in the online list to start a conversation.</p>
+        <p class="placeholder">Choose someone in the online or recent list to start a conversation.</p>
       </main>
     );
   }
@@ -114,6 +114,12 @@ function Panel({ model, chat, peer, tabId }: { model: Model; chat: ChatState; pe
           </button>
         )}
       </header>
+      {contact === undefined && (
+        <p class="offline-note">
+          <span lang={langOf(peer)}>{peer}</span> is not online: what you write now waits for them at the server, sealed so that only they can read it (at
+          most 700 bytes), and is delivered when they log in.
+        </p>
+      )}
       {chat.more.has(peer) && (
         <button type="button" class="older" onClick={() => model.loadOlder(peer)}>
           Load older messages
