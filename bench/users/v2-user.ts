@@ -107,7 +107,8 @@ export class V2User extends BaseUser {
       const attempt = ++this.#attempts;
       const delay = attempt < 3 ? 0 : defaultRetryDelay(attempt - 2);
       this.#timer = setTimeout(() => this.#hello(), delay);
-    }, ATTEMPT_MS);
+      // As ServerLink: each attempt that fails in a row waits twice as long (up to 8 s, ±20%).
+    }, Math.min(8000, ATTEMPT_MS * 2 ** Math.min(this.#attempts, 3)) * (this.#attempts === 0 ? 1 : 0.8 + Math.random() * 0.4));
   }
 
   #receive(bytes: Buffer): void {

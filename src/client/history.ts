@@ -48,7 +48,8 @@ export class HistoryRecorder extends EventEmitter<RecorderEvents> {
   send(to: string, text: string): { entry: HistoryEntry; id: number | undefined } {
     const id = this.client.send(to, text);
     const tracked = typeof id === 'number' && id > 0;
-    const encrypted = this.client.contact(to)?.protocol === 'qim';
+    // Only a qim client sends to someone who is not listed (sealed for them, offline): encrypted.
+    const encrypted = this.client.contact(to)?.protocol !== 'classic';
     const entry = this.store.append({ server: this.server, peer: to, direction: 'out', text, at: this.now(), state: tracked ? 'sending' : 'sent', encrypted });
     if (tracked) {
       this.#inFlight.set(id, entry.id);

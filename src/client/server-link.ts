@@ -18,6 +18,8 @@ import { dialTcp } from '../transport/tcp.js';
 import { prekeyPair, signPrekey } from '../crypto/offline.js';
 
 const ZERO_KEY = Buffer.alloc(32);
+/** The longest a login step waits for its answer. */
+const MAX_ATTEMPT_MS = 8000;
 import {
   decodeV2,
   encodeV2,
@@ -118,6 +120,8 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   /** The counter of a STATUS the server has not confirmed yet (0: none). */
   #statusCounter = 0;
   #resyncing = false;
+  /** Login attempts that failed in a row (each waits twice as long as the one before). */
+  #failures = 0;
   /** Resyncs done over TCP, and those that fell back to UDP (for tests and diagnostics). */
   readonly resyncs = { tcp: 0, udp: 0 };
 
@@ -181,6 +185,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
         await this.#login();
         return;
       } catch (err) {
+        this.#failures++;
         if (i >= attempts || (err instanceof QimError && err.code === 'ERR_LOGIN_REFUSED')) {
           this.close();
           throw err;
@@ -306,9 +311,14 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     if (this.#state !== 'closed') this.#setState('closed');
   }
 
-  /** Waits for the first message `match` accepts, resending `bytes` until `attemptMs` passes. */
+  /**
+   * Waits for the first message `match` accepts after sending `bytes`, for `attemptMs`, doubled
+   * for each attempt that failed in a row (up to 8 s, ±20%): a server swamped by a login storm is
+   * not made busier by everyone asking again every second.
+   */
   #exchange<T extends V2Message>(bytes: Buffer, match: (m: V2Message) => m is T): Promise<T> {
-    const wait = this.options.attemptMs ?? 1000;
+    const base = (this.options.attemptMs ?? 1000) * 2 ** Math.min(this.#failures, 3);
+    const wait = Math.round(Math.min(MAX_ATTEMPT_MS, base) * (this.#failures === 0 ? 1 : 0.8 + Math.random() * 0.4));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending = null;
@@ -357,6 +367,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     this.#session = answer.session;
     this.#macKey = controlKey(shared, loginBytes);
     this.#counter = 0;
+    this.#failures = 0;
     this.#statusCounter = 0;
     this.#observed = answer.observed;
     this.#heartbeatMs = answer.heartbeatMs;
@@ -485,6 +496,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
         return;
       } catch {
         // Not back yet (or refused after a warning): wait and try again, as the policy says.
+        this.#failures++;
       }
     }
   }

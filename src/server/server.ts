@@ -85,7 +85,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
     const classic = new ClassicHandler(ctx);
     const list = new ListService(ctx, (request, from) => v2.tcpListRequest(request, from));
     this.#list = list;
-    const presence = new PresenceHub(ctx, () => v2.recipients());
+    const presence = new PresenceHub(ctx, () => v2.recipients(), () => v2.sessionCount);
     this.#presence = presence;
     const v2: V2Handler = new V2Handler(ctx, {
       identity: this.options.identity,

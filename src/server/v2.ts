@@ -147,6 +147,11 @@ export class V2Handler {
     return s === undefined ? null : this.#deps.presence.snapshot(this.#recipient(s));
   }
 
+  /** qim sessions open now. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
   /** Every qim session, as a presence recipient. */
   *recipients(): Iterable<PresenceRecipient> {
     for (const s of this.#sessions.values()) yield this.#recipient(s);
