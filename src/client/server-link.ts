@@ -278,18 +278,14 @@ export class ServerLink extends EventEmitter<LinkEvents> {
 
   /** Asks the server to introduce us to `peer`, who then reaches out to us too (hole punching). */
   introduce(peer: string): void {
-    if (this.#state !== 'online' || this.#session === null || this.#macKey === null) return;
-    const out = encodeV2({ type: 'introduce', session: this.#session, counter: ++this.#counter, peer, mac: Buffer.alloc(16) });
-    trailingMac(this.#macKey, out).copy(out, out.length - 16);
-    this.udp.send(out, this.options.server);
+    if (this.#state !== 'online') return;
+    this.udp.send(this.#macd({ type: 'introduce', session: this.#sessionId(), counter: ++this.#counter, peer, mac: Buffer.alloc(16) }), this.options.server);
   }
 
   /** Sends one peer datagram to `peer` through the server's relay (dropped when not online). */
   relay(peer: string, inner: Buffer): void {
-    if (this.#state !== 'online' || this.#session === null || this.#macKey === null) return;
-    const out = encodeV2({ type: 'relay', session: this.#session, peer, inner, mac: Buffer.alloc(16) });
-    trailingMac(this.#macKey, out).copy(out, out.length - 16);
-    this.udp.send(out, this.options.server);
+    if (this.#state !== 'online') return;
+    this.udp.send(this.#macd({ type: 'relay', session: this.#sessionId(), peer, inner, mac: Buffer.alloc(16) }), this.options.server);
   }
 
   /** Logs in again now (our address changed): the session moves, and everyone hears where we are. */
@@ -403,8 +399,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
 
   #sendStatus(): void {
     if (this.#session === null || this.#macKey === null) return;
-    const out = encodeV2({ type: 'status', session: this.#session, counter: ++this.#counter, status: this.#status, mac: Buffer.alloc(16) });
-    trailingMac(this.#macKey, out).copy(out, out.length - 16);
+    const out = this.#macd({ type: 'status', session: this.#session, counter: ++this.#counter, status: this.#status, mac: Buffer.alloc(16) });
     this.#statusCounter = this.#counter;
     this.udp.send(out, this.options.server);
   }

@@ -319,9 +319,7 @@ export class V2Handler {
     const peer = this.#byName.get(m.peer);
     const self = this.#ctx.directory.byName(s.name);
     if (peer === undefined || peer === s || peer.status === 'invisible' || self === undefined) return this.#ctx.drop('unknown-peer', from, bytes.length);
-    const punch = encodeV2({ type: 'punch', peer: s.name, observed: s.endpoint, privateEndpoint: self.privateEndpoint ?? s.endpoint, mac: Buffer.alloc(16) });
-    trailingMac(peer.macKey, punch).copy(punch, punch.length - 16);
-    this.#ctx.send(punch, peer.endpoint);
+    this.#sendMacd(peer, { type: 'punch', peer: s.name, observed: s.endpoint, privateEndpoint: self.privateEndpoint ?? s.endpoint, mac: Buffer.alloc(16) });
   }
 
   /**
@@ -336,11 +334,9 @@ export class V2Handler {
     const peer = this.#byName.get(m.peer);
     if (peer === undefined || peer === s) return ctx.drop('unknown-peer', from, bytes.length);
     if (!this.#relayBudget.take(s.name, bytes.length)) return ctx.drop('relay-limit', from, bytes.length);
-    const out = encodeV2({ type: 'relayed', peer: s.name, inner: m.inner, mac: Buffer.alloc(16) });
-    trailingMac(peer.macKey, out).copy(out, out.length - 16);
     ctx.counters.relayed++;
     ctx.counters.relayedBytes += m.inner.length;
-    ctx.send(out, peer.endpoint);
+    this.#sendMacd(peer, { type: 'relayed', peer: s.name, inner: m.inner, mac: Buffer.alloc(16) });
   }
 
   /** Prekeys, key lookups and offline messages: each from a live session, MAC'd, counter checked. */

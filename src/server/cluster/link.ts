@@ -61,16 +61,8 @@ export class ClusterLink {
     if (before !== undefined && same(before, u)) return;
     // Our user logged in on another instance: that one serves them now.
     if (before !== undefined && before.instance === undefined) this.evict(u.name);
-    const after: OnlineUser = {
-      name: u.name,
-      endpoint: u.endpoint,
-      ...(u.privateEndpoint !== undefined ? { privateEndpoint: u.privateEndpoint } : {}),
-      protocol: u.protocol,
-      status: u.status,
-      since: u.since,
-      instance: u.instance,
-      ...(u.identity !== undefined ? { identity: u.identity } : {}),
-    };
+    // A shared user is an online user that names its instance: listed as it is.
+    const after: OnlineUser = u;
     ctx.directory.add(after);
     if (before === undefined) ctx.emit('login', { name: u.name, endpoint: u.endpoint, protocol: u.protocol });
     announceVisibility(ctx, u.name, seen(before), seen(after));
@@ -104,14 +96,5 @@ function same(a: OnlineUser, b: SharedUser): boolean {
 }
 
 function shared(u: OnlineUser, instance: string): SharedUser {
-  return {
-    name: u.name,
-    endpoint: u.endpoint,
-    ...(u.privateEndpoint !== undefined ? { privateEndpoint: u.privateEndpoint } : {}),
-    protocol: u.protocol,
-    status: u.status,
-    since: u.since,
-    instance,
-    ...(u.identity !== undefined ? { identity: u.identity } : {}),
-  };
+  return { ...u, instance };
 }

@@ -207,11 +207,10 @@ export class RedisBackplane implements Backplane {
     this.#lease = lease;
     this.#mine = mine;
     this.#running = true;
-    // Back after an outage: our lease may have run out and our users been removed; put them back.
+    // Back after an outage: renew at once. If our lease ran out meanwhile (or Redis came back
+    // empty), the renewal finds it gone and puts our users back.
     client.on('ready', () => {
-      if (!this.#running) return;
-      void this.#renewAndSweep().catch(onError);
-      for (const user of mine()) this.publish({ op: 'upsert', user });
+      if (this.#running) void this.#renewAndSweep().catch(onError);
     });
 
     // Take the stream position first, then the state: a change in between is applied twice,
