@@ -61,11 +61,11 @@ const entries: PresenceEntry[] = Array.from({ length: 10_000 }, (_, i) => ({
 const per = 12;
 time('encodeV2 PRESENCE of 12 entries — presence.ts #encode, per datagram of every snapshot', 2000, (i) => {
   const at = (i * per) % (entries.length - per);
-  encodeV2({ type: 'presence', fromVersion: 0, toVersion: 1, part: 0, parts: 1, entries: entries.slice(at, at + per), mac: Buffer.alloc(16) });
+  encodeV2({ type: 'presence', epoch: Buffer.alloc(8), fromVersion: 0, toVersion: 1, part: 0, parts: 1, entries: entries.slice(at, at + per), signature: Buffer.alloc(64) });
 });
 const snapshotUs = time('a whole 10,000-user snapshot encoded (834 datagrams) — presence.ts snapshot(), per LIST-REQUEST', 20, () => {
   for (let at = 0; at < entries.length; at += per) {
-    encodeV2({ type: 'presence', fromVersion: 0, toVersion: 1, part: 0, parts: 1, entries: entries.slice(at, at + per), mac: Buffer.alloc(16) });
+    encodeV2({ type: 'presence', epoch: Buffer.alloc(8), fromVersion: 0, toVersion: 1, part: 0, parts: 1, entries: entries.slice(at, at + per), signature: Buffer.alloc(64) });
   }
 });
 time('ByteWriter.endpoint() for an IPv4 endpoint — split/map/Uint8Array.from per entry', 100_000, (i) => new ByteWriter(16).endpoint({ address: `127.1.0.${i & 255}`, port: 4000 }));

@@ -4,8 +4,8 @@
  * PRESENCE batches applied by version, heartbeats, and a resync over TCP on a gap, falling back to
  * UDP) without the events, objects and checks a person's client needs. Thousands share a process.
  *
- * What it leaves out, on purpose: it does not check the WELCOME's signature nor the MAC of each
- * PRESENCE (the server computes them all the same; the harness test runs the real client too).
+ * What it leaves out, on purpose: it does not check the WELCOME's signature nor that of each
+ * PRESENCE (the server makes them all the same; the harness test runs the real client too).
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:dgram';
@@ -16,7 +16,7 @@ import { defaultRetryDelay } from '../../src/client/server-link.js';
 import { decodeV2, encodeV2, loginSigned, SESSION_MAC_OFFSET } from '../../src/protocol/v2/messages.js';
 import { frameDatagrams, splitFrames } from '../../src/protocol/v2/stream.js';
 import { BaseUser, bindUserSocket, indexOfName, OneWaiter, newUserStats, wallMs, type UserOptions } from './common.js';
-import { presenceHeader, scanPresence, type PresenceHeader } from './presence-scan.js';
+import { presenceCount, presenceHeader, scanPresence, type PresenceHeader } from './presence-scan.js';
 
 const U = 0x75; // 'u': users of the run
 const J = 0x6a; // 'j': churn joiners
@@ -324,6 +324,6 @@ export class V2User extends BaseUser {
 /** Entries in the PRESENCE datagrams of one batch. */
 function entryCount(parts: readonly Buffer[]): number {
   let n = 0;
-  for (const p of parts) n += p.readUInt16BE(14);
+  for (const p of parts) n += presenceCount(p);
   return n;
 }

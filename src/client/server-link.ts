@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { QimError } from '../errors.js';
-import { sign, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
+import { sign, verifier, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { frameDatagrams, splitFrames } from '../protocol/v2/stream.js';
 import { dialTcp } from '../transport/tcp.js';
@@ -24,6 +24,7 @@ import {
   decodeV2,
   encodeV2,
   loginSigned,
+  presenceSigned,
   SESSION_MAC_OFFSET,
   welcomeSigned,
   type PresenceEntry,
@@ -110,6 +111,8 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   #lastAck = 0;
   #serverKey: Buffer | null;
   #observed: Endpoint | null = null;
+  /** How to tell this session's PRESENCE datagrams: the server's epoch and signature. */
+  #presence: { epoch: Buffer; key: Buffer; verify: (message: Uint8Array, signature: Uint8Array) => boolean } | null = null;
   readonly #list = new Map<string, QimContact>();
   readonly #parts = new Map<string, Msg<'presence'>[]>();
   #timer: NodeJS.Timeout | null = null;
@@ -360,6 +363,9 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     const shared = x25519(ephemeral, answer.serverEphemeral);
     if (shared === null) throw new QimError('ERR_LOGIN_TIMEOUT', 'WELCOME with a bad key');
     this.#serverKey = answer.serverIdentity;
+    const verifyPresence = this.#presence?.key.equals(answer.serverIdentity) === true ? this.#presence.verify : verifier(answer.serverIdentity);
+    if (verifyPresence === null) throw new QimError('ERR_LOGIN_TIMEOUT', 'WELCOME with a bad key');
+    this.#presence = { epoch: answer.epoch, key: answer.serverIdentity, verify: verifyPresence };
     this.#session = answer.session;
     this.#macKey = controlKey(shared, loginBytes);
     this.#counter = 0;
@@ -461,8 +467,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     const parts: Msg<'presence'>[] = [];
     for (const bytes of frames) {
       const d = decodeV2(bytes);
-      if (!d.ok || d.value.type !== 'presence' || d.value.fromVersion !== 0) return false;
-      if (!timingSafeEqual(trailingMac(macKey, bytes), d.value.mac)) return false;
+      if (!d.ok || d.value.type !== 'presence' || d.value.fromVersion !== 0 || !this.#fromServer(d.value, bytes)) return false;
       parts.push(d.value);
     }
     const first = parts[0] as Msg<'presence'>;
@@ -505,8 +510,14 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     if (m.listVersion > this.#version && this.#parts.size === 0) this.#resync();
   }
 
+  /** A PRESENCE of this run of our server: its epoch, signed by its key. */
+  #fromServer(m: Msg<'presence'>, bytes: Buffer): boolean {
+    const p = this.#presence;
+    return p !== null && m.epoch.equals(p.epoch) && p.verify(presenceSigned(bytes), m.signature);
+  }
+
   #onPresence(m: Msg<'presence'>, bytes: Buffer): void {
-    if (this.#macKey === null || !timingSafeEqual(trailingMac(this.#macKey, bytes), m.mac)) return;
+    if (!this.#fromServer(m, bytes)) return;
     const key = `${m.fromVersion}-${m.toVersion}`;
     const parts = this.#parts.get(key) ?? [];
     if (!parts.some((p) => p.part === m.part)) parts.push(m);

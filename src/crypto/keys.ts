@@ -84,6 +84,23 @@ export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Ui
 }
 
 /**
+ * A verifier for one Ed25519 key, imported once (a client checks every PRESENCE its server
+ * signs). Null when the key is malformed.
+ */
+export function verifier(publicKey: Uint8Array): ((message: Uint8Array, signature: Uint8Array) => boolean) | null {
+  const key = publicKeyObject(ED25519_SPKI, publicKey);
+  if (key === null) return null;
+  return (message, signature) => {
+    if (signature.length !== 64) return false;
+    try {
+      return edVerify(null, message, key, signature);
+    } catch {
+      return false;
+    }
+  };
+}
+
+/**
  * X25519 shared secret, or null when the peer's key is malformed or low-order (an all-zero
  * result, which would make the "secret" known to everyone).
  */

@@ -23,8 +23,11 @@ interface Pending {
   expires: number;
 }
 
-/** Answers a framed qim request: the datagrams to send back, or null to hang up. */
-export type QimTcpHandler = (request: Buffer, from: Endpoint) => Buffer[] | null;
+/**
+ * Takes a framed qim request: false to hang up at once; true when `answer` will be called with the
+ * datagrams to send back (none: hang up).
+ */
+export type QimTcpHandler = (request: Buffer, from: Endpoint, answer: (datagrams: readonly Buffer[]) => void) => boolean;
 
 /** Grants and serves list fetches over TCP: classic ones by address, qim ones by request. */
 export class ListService {
@@ -81,14 +84,13 @@ export class ListService {
       }
       if (total === null || buffered.length < total) return;
       done = true;
-      const answer = this.#qim(buffered.subarray(2), conn.remote);
-      if (answer === null) {
-        conn.destroy();
-        return;
-      }
-      conn.endWith(frameDatagrams(answer));
-      ctx.counters.listsSent++;
-      ctx.emit('list-sent', { to: conn.remote, users: ctx.directory.size, bytes: answer.reduce((n, d) => n + d.length, 0) });
+      const valid = this.#qim(buffered.subarray(2), conn.remote, (answer) => {
+        if (answer.length === 0) return conn.destroy();
+        conn.endWith(frameDatagrams(answer));
+        ctx.counters.listsSent++;
+        ctx.emit('list-sent', { to: conn.remote, users: ctx.directory.size, bytes: answer.reduce((n, d) => n + d.length, 0) });
+      });
+      if (!valid) conn.destroy();
     });
   }
 

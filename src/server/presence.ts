@@ -4,30 +4,29 @@
  * Classic users hear each change as the classic `login`/`logout` datagram, encoded once and sent
  * to each. qim users hear versioned deltas: every change bumps the list version, changes that
  * happen within `presenceBatchMs` of each other go out together, packed into as few PRESENCE
- * datagrams as fit in 1,200 bytes, encoded once and MAC'd per recipient. So a storm of N logins
- * costs each qim user about N / 14 datagrams rather than N. A user who misses a delta sees the gap
- * between versions and asks for the whole list (LIST-REQUEST), which comes as a snapshot.
+ * datagrams as fit in 1,200 bytes, encoded and signed once with the server's key and sent to
+ * every recipient as they are. So a storm of N logins costs each qim user about N / 20 datagrams
+ * rather than N, and the server one send per datagram per user. A user who misses a delta sees the
+ * gap between versions and asks for the whole list (LIST-REQUEST), which comes as a snapshot; a
+ * snapshot asked for while a batch gathers is sent with it, built once for all who asked.
  */
 import { encodeClassic } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
+import { randomBytes } from 'node:crypto';
+import { sign, type KeyPair } from '../crypto/keys.js';
 import {
   encodeV2,
   MAX_DATAGRAM,
   presenceEntryBytes,
+  presenceSigned,
   PRESENCE_HEADER_BYTES,
+  PRESENCE_SIGNATURE_BYTES,
   type PresenceEntry,
   type Status,
 } from '../protocol/v2/messages.js';
 import type { ServerContext } from './context.js';
 import type { OnlineUser } from './directory.js';
 
-/** A qim user that receives deltas: where, and the key its PRESENCE datagrams are MAC'd with. */
-export interface PresenceRecipient {
-  readonly endpoint: Endpoint;
-  readonly mac: (bytes: Buffer) => Buffer;
-}
-
-const MAC_BYTES = 16;
 const ZERO_KEY = Buffer.alloc(32);
 
 /** The upsert entry describing an online user. */
@@ -62,23 +61,35 @@ export function announceVisibility(ctx: Pick<ServerContext, 'announce'>, name: s
 
 /** Versioned, batched presence fan-out. */
 export class PresenceHub {
+  /**
+   * This run's epoch: every PRESENCE carries it under the signature, and WELCOME names it, so a
+   * datagram signed in an earlier run (whose versions started at 1 too) is refused.
+   */
+  readonly epoch = randomBytes(8);
   // Deltas start from version 1 at the earliest, so a batch from version 0 is always a snapshot.
   #version = 1;
+  /** The version of the last batch sent: what everyone has been told. */
+  #published = 1;
   #pending: PresenceEntry[] = [];
-  #pendingFrom = 0;
   #timer: NodeJS.Timeout | null = null;
   #snapshotCache: { generation: number; version: number; datagrams: Buffer[] } | null = null;
+  /** Users who asked for the whole list while a batch was gathering: they get it at the flush. */
+  readonly #waiting = new Map<string, Endpoint>();
+  #waitingTcp: ((datagrams: readonly Buffer[]) => void)[] = [];
 
   constructor(
     private readonly ctx: ServerContext,
-    private readonly recipients: () => Iterable<PresenceRecipient>,
+    /** The server's identity: it signs each PRESENCE once, for every recipient alike. */
+    private readonly identity: KeyPair,
+    /** Where every qim user online is. */
+    private readonly recipients: () => Iterable<Endpoint>,
     /** How many recipients there are: a batch goes to each, so more of them means longer batches. */
     private readonly recipientCount: () => number = () => 0,
   ) {}
 
-  /** The current list version (grows by one per change). */
+  /** The list version everyone has been sent (what WELCOME and HEARTBEAT-ACK carry). */
   get version(): number {
-    return this.#version;
+    return this.#published;
   }
 
   /**
@@ -103,21 +114,30 @@ export class PresenceHub {
     this.#queue(user !== undefined ? entryFor(user) : { op: 'remove', name });
   }
 
-  /** The whole visible list as snapshot datagrams (fromVersion 0), MAC'd for one recipient. */
-  snapshot(to: PresenceRecipient): Buffer[] {
-    return this.#snapshotTemplates().map((bytes) => this.#sign(bytes, to));
+  /**
+   * Sends the whole visible list to `to` as a snapshot (fromVersion 0). While a batch is
+   * gathering, the answer waits for it (at most one batch window): the snapshot then includes the
+   * batch, is encoded once for everyone who asked meanwhile, and they are spared the batch itself.
+   */
+  sendSnapshot(to: Endpoint): void {
+    if (this.#pending.length > 0) {
+      this.#waiting.set(endpointKey(to), to);
+      return;
+    }
+    for (const bytes of this.#snapshotDatagrams()) this.ctx.send(bytes, to);
   }
 
-  /** Sends the whole visible list to one recipient, as a snapshot (fromVersion 0). */
-  sendSnapshot(to: PresenceRecipient): void {
-    for (const bytes of this.#snapshotTemplates()) this.#sendTo(bytes, to);
+  /** The same for a request over TCP: `answer` gets the snapshot's datagrams, now or at the flush. */
+  whenSnapshot(answer: (datagrams: readonly Buffer[]) => void): void {
+    if (this.#pending.length > 0) this.#waitingTcp.push(answer);
+    else answer(this.#snapshotDatagrams());
   }
 
   /**
-   * The snapshot's datagrams (MAC left zero), encoded once per version of the directory: a login
-   * storm asks for the list once per user, and the list changes far less often than it is asked.
+   * The snapshot's datagrams, encoded and signed once per version of the directory. Only built
+   * when no batch is pending, so the directory holds exactly what the version says.
    */
-  #snapshotTemplates(): Buffer[] {
+  #snapshotDatagrams(): Buffer[] {
     const generation = this.ctx.directory.generation;
     const cached = this.#snapshotCache;
     if (cached !== null && cached.generation === generation && cached.version === this.#version) return cached.datagrams;
@@ -131,19 +151,36 @@ export class PresenceHub {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (this.#pending.length === 0) return;
-    const datagrams = this.#encode(this.#pendingFrom, this.#version, this.#pending);
+    const datagrams = this.#encode(this.#published, this.#version, this.#pending);
     this.#pending = [];
-    for (const to of this.recipients()) for (const bytes of datagrams) this.#sendTo(bytes, to);
+    this.#published = this.#version;
+    const waiting = this.#waiting;
+    const skip = waiting.size > 0;
+    for (const to of this.recipients()) {
+      if (skip && waiting.has(endpointKey(to))) continue;
+      for (const bytes of datagrams) this.ctx.send(bytes, to);
+    }
+    if (waiting.size > 0 || this.#waitingTcp.length > 0) {
+      const snapshot = this.#snapshotDatagrams();
+      for (const to of waiting.values()) for (const bytes of snapshot) this.ctx.send(bytes, to);
+      waiting.clear();
+      const tcp = this.#waitingTcp;
+      this.#waitingTcp = [];
+      for (const answer of tcp) answer(snapshot);
+    }
   }
 
-  /** Stops the batch timer. */
+  /** Stops the batch timer; requests still waiting are answered with what there is. */
   close(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    const tcp = this.#waitingTcp;
+    this.#waitingTcp = [];
+    this.#waiting.clear();
+    for (const answer of tcp) answer([]);
   }
 
   #queue(entry: PresenceEntry): void {
-    if (this.#pending.length === 0) this.#pendingFrom = this.#version;
     this.#version++;
     this.#pending.push(entry);
     // Every batch costs one datagram per recipient: with many online, gather changes for longer
@@ -153,34 +190,32 @@ export class PresenceHub {
   }
 
   /**
-   * Packs entries into PRESENCE datagrams (MAC left zero) covering versions `from` to `to`.
-   * Every part of a batch names the whole range, and `part`/`parts` let a client tell when it has
-   * all of them.
+   * Packs entries into PRESENCE datagrams covering versions `from` to `to`, each signed. Every
+   * part of a batch names the whole range, and `part`/`parts` let a client tell when it has all
+   * of them. Signed once, they go to every recipient as they are: no per-recipient work but the send.
    */
   #encode(from: number, to: number, entries: readonly PresenceEntry[]): Buffer[] {
     const chunks: PresenceEntry[][] = [[]];
-    let size = PRESENCE_HEADER_BYTES + MAC_BYTES;
+    let size = PRESENCE_HEADER_BYTES + PRESENCE_SIGNATURE_BYTES;
     for (const e of entries) {
       const n = presenceEntryBytes(e);
       if (size + n > MAX_DATAGRAM && (chunks.at(-1)?.length ?? 0) > 0) {
         chunks.push([]);
-        size = PRESENCE_HEADER_BYTES + MAC_BYTES;
+        size = PRESENCE_HEADER_BYTES + PRESENCE_SIGNATURE_BYTES;
       }
       chunks.at(-1)?.push(e);
       size += n;
     }
-    return chunks.map((chunk, i) =>
-      encodeV2({ type: 'presence', fromVersion: from, toVersion: to, part: i, parts: chunks.length, entries: chunk, mac: Buffer.alloc(MAC_BYTES) }),
-    );
+    return chunks.map((chunk, i) => {
+      const bytes = encodeV2({ type: 'presence', epoch: this.epoch, fromVersion: from, toVersion: to, part: i, parts: chunks.length, entries: chunk, signature: NO_SIGNATURE });
+      sign(this.identity, presenceSigned(bytes)).copy(bytes, bytes.length - PRESENCE_SIGNATURE_BYTES);
+      return bytes;
+    });
   }
+}
 
-  #sendTo(template: Buffer, to: PresenceRecipient): void {
-    this.ctx.send(this.#sign(template, to), to.endpoint);
-  }
+const NO_SIGNATURE = Buffer.alloc(PRESENCE_SIGNATURE_BYTES);
 
-  #sign(template: Buffer, to: PresenceRecipient): Buffer {
-    const bytes = Buffer.from(template);
-    to.mac(bytes).copy(bytes, bytes.length - MAC_BYTES);
-    return bytes;
-  }
+function endpointKey(e: Endpoint): string {
+  return `${e.address}|${e.port}`;
 }

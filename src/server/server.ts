@@ -83,9 +83,9 @@ export class QimServer extends EventEmitter<ServerEvents> {
     const accounts = clusterAccounts(this.options.accounts, backplane);
     const ctx = this.#context(udp, tcp.port(), accounts);
     const classic = new ClassicHandler(ctx);
-    const list = new ListService(ctx, (request, from) => v2.tcpListRequest(request, from));
+    const list = new ListService(ctx, (request, from, answer) => v2.tcpListRequest(request, from, answer));
     this.#list = list;
-    const presence = new PresenceHub(ctx, () => v2.recipients(), () => v2.sessionCount);
+    const presence = new PresenceHub(ctx, this.options.identity, () => v2.recipients(), () => v2.sessionCount);
     this.#presence = presence;
     const v2: V2Handler = new V2Handler(ctx, {
       identity: this.options.identity,

@@ -24,7 +24,7 @@ import type { OfflineStore } from './offline.js';
 import { verifyPrekey } from '../crypto/offline.js';
 import type { ServerContext } from './context.js';
 import type { CookieJar } from './cookie.js';
-import { announceVisibility, type PresenceHub, type PresenceRecipient, type Seen } from './presence.js';
+import { announceVisibility, type PresenceHub, type Seen } from './presence.js';
 import { RateLimiter } from './rate-limit.js';
 
 /** REFUSED codes (docs/PROTOCOL.md). */
@@ -133,18 +133,20 @@ export class V2Handler {
   }
 
   /**
-   * A LIST-REQUEST that came over TCP (docs/PROTOCOL.md, "Resync over TCP"): the snapshot datagrams
-   * to answer it with, or null when it is not a valid request of a live session (dropped and
-   * counted). TCP already proved the address, so the answer may be any size.
+   * A LIST-REQUEST that came over TCP (docs/PROTOCOL.md, "Resync over TCP"): `answer` gets the
+   * snapshot datagrams (now, or when the batch gathering now goes out); false when it is not a
+   * valid request of a live session (dropped and counted). TCP already proved the address, so the
+   * answer may be any size.
    */
-  tcpListRequest(bytes: Buffer, from: Endpoint): Buffer[] | null {
+  tcpListRequest(bytes: Buffer, from: Endpoint, answer: (datagrams: readonly Buffer[]) => void): boolean {
     const decoded = decodeV2(bytes);
     if (!decoded.ok || decoded.value.type !== 'list-request') {
       this.#ctx.drop(decoded.ok ? 'unexpected' : decoded.reason, from, bytes.length, 'tcp');
-      return null;
+      return false;
     }
-    const s = this.#authenticate(decoded.value, bytes, from, 'tcp');
-    return s === undefined ? null : this.#deps.presence.snapshot(this.#recipient(s));
+    if (this.#authenticate(decoded.value, bytes, from, 'tcp') === undefined) return false;
+    this.#deps.presence.whenSnapshot(answer);
+    return true;
   }
 
   /** qim sessions open now. */
@@ -152,13 +154,9 @@ export class V2Handler {
     return this.#sessions.size;
   }
 
-  /** Every qim session, as a presence recipient. */
-  *recipients(): Iterable<PresenceRecipient> {
-    for (const s of this.#sessions.values()) yield this.#recipient(s);
-  }
-
-  #recipient(s: Session): PresenceRecipient {
-    return { endpoint: s.endpoint, mac: (bytes) => trailingMac(s.macKey, bytes) };
+  /** Where every qim session is (presence recipients). */
+  *recipients(): Iterable<Endpoint> {
+    for (const s of this.#sessions.values()) yield s.endpoint;
   }
 
   /** Removes every session whose lease ran out, telling the others. Called on a timer. */
@@ -237,6 +235,7 @@ export class V2Handler {
       leaseMs: ctx.limits.leaseMs,
       heartbeatMs: ctx.limits.heartbeatMs,
       listVersion: this.#deps.presence.version,
+      epoch: this.#deps.presence.epoch,
       observed: from,
       serverIdentity: this.#deps.identity.publicKey,
       serverEphemeral: ephemeral.publicKey,
@@ -256,7 +255,7 @@ export class V2Handler {
       return;
     }
     if (m.type === 'list-request') {
-      this.#deps.presence.sendSnapshot(this.#recipient(s));
+      this.#deps.presence.sendSnapshot(s.endpoint);
       return;
     }
     if (m.type === 'status') this.#setStatus(s, m.status);

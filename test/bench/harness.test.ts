@@ -60,7 +60,7 @@ describe('benchmark harness', () => {
       { op: 'upsert', name: 'u7', protocol: 'qim', status: 'online', identity: Buffer.alloc(32, 1), endpoint: { address: '127.1.0.1', port: 4000 }, privateEndpoint: { address: '::1', port: 4001 } } as PresenceEntry,
       { op: 'remove', name: 'u9' },
     ];
-    const bytes = encodeV2({ type: 'presence', fromVersion: 1, toVersion: 3, part: 0, parts: 1, entries, mac: Buffer.alloc(16) });
+    const bytes = encodeV2({ type: 'presence', epoch: Buffer.alloc(8), fromVersion: 1, toVersion: 3, part: 0, parts: 1, entries, signature: Buffer.alloc(64) });
     const seen: string[] = [];
     expect(scanPresence(bytes, (up, at, len) => seen.push(`${up ? '+' : '-'}${bytes.toString('utf8', at, at + len)}`))).toBe(true);
     expect(seen).toEqual(['+u7', '-u9']);

@@ -124,8 +124,12 @@ describe('offline messages', () => {
     const id = alice.send('bob', 'read me later');
     expect(await stored).toMatchObject({ state: 'stored' });
     await alice.logout();
-    const bob = await client(port, 'bob', bobKey);
-    await nextEvent(bob, 'message');
+    // Listening before the login: the message may come before the list does.
+    const bob = new QimChatClient({ server: { host: '127.0.0.1', port }, name: 'bob', identity: bobKey, host: '127.0.0.1' });
+    closers.push(() => bob.close());
+    const message = nextEvent(bob, 'message');
+    await bob.login();
+    await message;
     await until(() => store(server).receipts('alice', 10).length === 1, 'the receipt kept for alice');
     const alice2 = new QimChatClient({ server: { host: '127.0.0.1', port }, name: 'alice', identity: aliceKey, host: '127.0.0.1' });
     closers.push(() => alice2.close());

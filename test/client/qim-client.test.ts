@@ -91,15 +91,16 @@ describe('qim chat client', () => {
     closers.push(() => mallory.close());
     alice.send('bob', 'one');
     await until(() => got.length === 1, 'the first message');
-    // A forged PRESENCE claiming mallory joined: not from the server, and without its MAC.
+    // A forged PRESENCE claiming mallory joined: not from the server, and without its signature.
     const forged = encodeV2({
       type: 'presence',
+      epoch: Buffer.alloc(8),
       fromVersion: 2,
       toVersion: 3,
       part: 0,
       parts: 1,
       entries: [{ op: 'upsert', name: 'mallory', protocol: 'qim', status: 'online', identity: Buffer.alloc(32, 7), endpoint: { address: '127.0.0.1', port: mallory.port }, privateEndpoint: { address: '127.0.0.1', port: mallory.port } }],
-      mac: Buffer.alloc(16),
+      signature: Buffer.alloc(64),
     });
     await mallory.send(forged, alice.endpoint.port);
     // Forged DATA to every plausible session index, and garbage.

@@ -76,6 +76,7 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
     leaseMs: u32,
     heartbeatMs: u32,
     listVersion: u32,
+    epoch: bytes(8),
     observed: arbEndpoint,
     serverIdentity: bytes(32),
     serverEphemeral: bytes(32),
@@ -85,6 +86,7 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
   fc
     .record({
       type: fc.constant('presence' as const),
+      epoch: bytes(8),
       fromVersion: u32,
       toVersion: u32,
       part: fc.integer({ min: 0, max: 254 }),
@@ -104,7 +106,7 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
         ),
         { maxLength: 12 },
       ),
-      mac: bytes(16),
+      signature: bytes(64),
     }),
   fc.record({ type: fc.constantFrom('heartbeat' as const, 'heartbeat-ack' as const, 'logout' as const, 'list-request' as const), session: bytes(8), counter: u48, listVersion: u32, mac: bytes(16) }),
   fc.record({ type: fc.constant('status' as const), session: bytes(8), counter: u48, status, mac: bytes(16) }),

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ed25519KeyPair, sign, verify, x25519, x25519KeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import type { Endpoint } from '../../src/protocol/endpoint.js';
-import { decodeV2, encodeV2, loginSigned, SESSION_MAC_OFFSET, welcomeSigned, type V2Message } from '../../src/protocol/v2/messages.js';
+import { decodeV2, encodeV2, loginSigned, presenceSigned, SESSION_MAC_OFFSET, welcomeSigned, type V2Message } from '../../src/protocol/v2/messages.js';
 import { controlKey, sessionMac } from '../../src/crypto/control.js';
 import { RawPeer } from './raw-peer.js';
 
@@ -16,6 +16,7 @@ export class V2Peer {
   session: Buffer | null = null;
   macKey: Buffer | null = null;
   lastLogin: Buffer | null = null;
+  welcome: Welcome | null = null;
 
   private constructor(
     readonly raw: RawPeer,
@@ -79,7 +80,15 @@ export class V2Peer {
     if (shared === null) throw new Error('bad server ephemeral');
     this.session = m.session;
     this.macKey = controlKey(shared, bytes);
+    this.welcome = m;
     return m;
+  }
+
+  /** True when `bytes` is a PRESENCE of this session's server run: its epoch, signed by its key. */
+  fromServer(bytes: Buffer): boolean {
+    const d = decodeV2(bytes);
+    if (!d.ok || d.value.type !== 'presence' || this.welcome === null) return false;
+    return d.value.epoch.equals(this.welcome.epoch) && verify(this.welcome.serverIdentity, presenceSigned(bytes), d.value.signature);
   }
 
   /** A MAC'd session message (heartbeat or logout) with the next counter, or the given one. */

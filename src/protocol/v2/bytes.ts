@@ -62,6 +62,11 @@ export class ByteReader {
     return b === null ? 0 : Buffer.from(b.buffer, b.byteOffset, 6).readUIntBE(0, 6);
   }
 
+  /** The next byte without reading it, or -1 at the end. */
+  peek(): number {
+    return this.#ok ? (this.bytes[this.#at] ?? -1) : -1;
+  }
+
   /** Exactly `n` bytes, copied. */
   fixed(n: number): Buffer {
     const b = this.#take(n);

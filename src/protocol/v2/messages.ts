@@ -3,7 +3,7 @@
  * datagram starts with the version byte 0x02 and a type byte; every field has an explicit length;
  * every datagram is at most {@link MAX_DATAGRAM} bytes. Pure, and decoding never throws.
  */
-import type { Endpoint } from '../endpoint.js';
+import { sameEndpoint, type Endpoint } from '../endpoint.js';
 import type { Decoded } from '../result.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 
@@ -92,6 +92,8 @@ export type V2Message =
       leaseMs: number;
       heartbeatMs: number;
       listVersion: number;
+      /** This server run's presence epoch: PRESENCE datagrams carry it, so old ones cannot be replayed. */
+      epoch: Buffer;
       observed: Endpoint;
       serverIdentity: Buffer;
       serverEphemeral: Buffer;
@@ -115,7 +117,7 @@ export type V2Message =
   | { type: 'offline-deliver'; id: number; from: string; storedAt: number; sealed: Buffer; mac: Buffer }
   | { type: 'offline-done'; session: Buffer; counter: number; id: number; mac: Buffer }
   | { type: 'offline-receipt'; id: number; to: string; mac: Buffer }
-  | { type: 'presence'; fromVersion: number; toVersion: number; part: number; parts: number; entries: PresenceEntry[]; mac: Buffer }
+  | { type: 'presence'; epoch: Buffer; fromVersion: number; toVersion: number; part: number; parts: number; entries: PresenceEntry[]; signature: Buffer }
   | { type: 'handshake-init'; sender: number; name: string; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'handshake-response'; sender: number; receiver: number; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'data'; receiver: number; counter: number; ciphertext: Buffer };
@@ -144,21 +146,32 @@ export type PresenceEntry =
     }
   | { op: 'remove'; name: string };
 
-/** Bytes of a PRESENCE before its entries: header, two versions, part, parts, entry count. */
-export const PRESENCE_HEADER_BYTES = 16;
+/** Bytes of a PRESENCE before its entries: header, epoch, two versions, part, parts, entry count. */
+export const PRESENCE_HEADER_BYTES = 24;
+
+/** A PRESENCE ends with the server's Ed25519 signature over every byte before it. */
+export const PRESENCE_SIGNATURE_BYTES = 64;
+
+/** The bytes of a PRESENCE that its signature covers. */
+export function presenceSigned(bytes: Uint8Array): Uint8Array {
+  return bytes.subarray(0, bytes.length - PRESENCE_SIGNATURE_BYTES);
+}
 
 /** Bytes one entry takes on the wire. */
 export function presenceEntryBytes(e: PresenceEntry): number {
   const name = 2 + Buffer.byteLength(e.name);
   if (e.op === 'remove') return name;
   const ep = (x: Endpoint): number => (x.address.includes(':') ? 19 : 7);
-  return name + 2 + 32 + ep(e.endpoint) + ep(e.privateEndpoint);
+  return name + 2 + 32 + ep(e.endpoint) + (sameEndpoint(e.endpoint, e.privateEndpoint) ? 1 : ep(e.privateEndpoint));
 }
 
 function writeEntry(w: ByteWriter, e: PresenceEntry): void {
   w.u8(e.op === 'upsert' ? 1 : 2).str8(e.name, MAX_NAME_BYTES);
   if (e.op === 'remove') return;
-  w.u8(e.protocol === 'qim' ? 1 : 0).u8(STATUSES.indexOf(e.status)).raw(e.identity).endpoint(e.endpoint).endpoint(e.privateEndpoint);
+  w.u8(e.protocol === 'qim' ? 1 : 0).u8(STATUSES.indexOf(e.status)).raw(e.identity).endpoint(e.endpoint);
+  // Most users are where they say they are: a private endpoint equal to the first is one zero byte.
+  if (sameEndpoint(e.endpoint, e.privateEndpoint)) w.u8(0);
+  else w.endpoint(e.privateEndpoint);
 }
 
 function readEntry(r: ByteReader): PresenceEntry {
@@ -170,15 +183,11 @@ function readEntry(r: ByteReader): PresenceEntry {
   if (proto > 1) r.fail();
   const status = STATUSES[r.u8()];
   if (status === undefined) r.fail();
-  return {
-    op: 'upsert',
-    name,
-    protocol: proto === 1 ? 'qim' : 'classic',
-    status: status ?? 'online',
-    identity: r.fixed(32),
-    endpoint: r.endpoint(),
-    privateEndpoint: r.endpoint(),
-  };
+  const identity = r.fixed(32);
+  const endpoint = r.endpoint();
+  const same = r.peek() === 0;
+  if (same) r.u8();
+  return { op: 'upsert', name, protocol: proto === 1 ? 'qim' : 'classic', status: status ?? 'online', identity, endpoint, privateEndpoint: same ? endpoint : r.endpoint() };
 }
 
 /** The bytes of a session message that its MAC covers (all but the MAC itself). */
@@ -202,9 +211,9 @@ export function encodeV2(m: V2Message): Buffer {
       w.u8(Type.Refused).u8(m.code).str8(m.reason, 64);
       break;
     case 'presence':
-      w.u8(Type.Presence).u32(m.fromVersion).u32(m.toVersion).u16(m.part).u16(m.parts).u16(m.entries.length);
+      w.u8(Type.Presence).raw(m.epoch).u32(m.fromVersion).u32(m.toVersion).u16(m.part).u16(m.parts).u16(m.entries.length);
       for (const e of m.entries) writeEntry(w, e);
-      w.raw(m.mac);
+      w.raw(m.signature);
       break;
     case 'heartbeat':
     case 'heartbeat-ack':
@@ -298,6 +307,7 @@ export function welcomeSigned(m: Extract<V2Message, { type: 'welcome' }>): Buffe
     .u32(m.leaseMs)
     .u32(m.heartbeatMs)
     .u32(m.listVersion)
+    .raw(m.epoch)
     .endpoint(m.observed)
     .raw(m.serverIdentity)
     .raw(m.serverEphemeral)
@@ -360,6 +370,7 @@ export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
         leaseMs: r.u32(),
         heartbeatMs: r.u32(),
         listVersion: r.u32(),
+        epoch: r.fixed(8),
         observed: r.endpoint(),
         serverIdentity: r.fixed(32),
         serverEphemeral: r.fixed(32),
@@ -370,6 +381,7 @@ export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
       m = { type: 'refused', code: r.u8(), reason: r.str8(64) };
       break;
     case Type.Presence: {
+      const epoch = r.fixed(8);
       const fromVersion = r.u32();
       const toVersion = r.u32();
       const part = r.u16();
@@ -378,7 +390,7 @@ export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
       const count = r.u16();
       const entries: PresenceEntry[] = [];
       for (let i = 0; i < count && r.ok; i++) entries.push(readEntry(r));
-      m = { type: 'presence', fromVersion, toVersion, part, parts, entries, mac: r.fixed(16) };
+      m = { type: 'presence', epoch, fromVersion, toVersion, part, parts, entries, signature: r.fixed(PRESENCE_SIGNATURE_BYTES) };
       break;
     }
     case Type.Heartbeat:
