@@ -28,6 +28,9 @@ export interface StormRun {
   /** Time until every list was complete (NaN when some never were). */
   readonly convergeMs: number;
   readonly p50Ms: number;
+  /** Time until a user was logged in (its WELCOME), median and slowest. */
+  readonly onlineP50Ms: number;
+  readonly onlineMaxMs: number;
   readonly p90Ms: number;
   /**
    * When not every list completed: the time the server would need, at the rate it sent during
@@ -132,6 +135,7 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
     const kernel = udpDelta(kernelBefore, udpKernelCounters());
     bar.stop();
     const completeAt = new Float64Array(o.n);
+    const onlineAt = Float64Array.from(results.flatMap((r) => Array.from(r.onlineAt)));
     const sizes = results.flatMap((r) => Array.from(r.listSize).filter((_, i) => !Number.isFinite(r.completeAt[i] ?? Number.NaN)));
     sizes.sort((a, b) => a - b);
     const neverOnline = results.reduce((n, r) => n + r.onlineAt.filter((v) => !Number.isFinite(v)).length, 0);
@@ -166,6 +170,8 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
       completed,
       convergeMs: all ? last : Number.NaN,
       p50Ms: percentile(completeAt, 50),
+      onlineP50Ms: percentile(onlineAt, 50),
+      onlineMaxMs: onlineAt.reduce((m, v) => (Number.isFinite(v) ? Math.max(m, v) : m), 0),
       p90Ms: percentile(completeAt, 90),
       estimatedMs,
       completeAt,
@@ -215,6 +221,7 @@ export function stormTable(runs: readonly StormRun[]): string {
       r.rampPerSecond === undefined ? fmt(r.n) : `${fmt(r.n)} @${fmt(r.rampPerSecond)}/s`,
       convergeText(r),
       fmtMs(r.p50Ms),
+      `${fmtMs(r.onlineP50Ms)} / ${fmtMs(r.onlineMaxMs)}`,
       qim === undefined || r.impl === 'qim' ? '' : speedup(qim, r),
       fmt(r.server.traffic.datagramsOut),
       fmtBytes(r.server.traffic.bytesOut),
@@ -224,13 +231,13 @@ export function stormTable(runs: readonly StormRun[]): string {
       r.impl === 'naive' ? '—' : fmtBytes(r.heapPerUser),
       `${fmt(r.server.socketDrops)} / ${fmt(r.kernel.rcvbufErrors - r.server.socketDrops)}`,
       fmt(r.clientStats.retries),
-      fmt(r.clientStats.resyncTcp + r.clientStats.resyncUdp),
+      `${fmt(r.clientStats.resyncTcp)} / ${fmt(r.clientStats.resyncUdp)}`,
       `${Math.round(r.server.elu * 100)}% / ${Math.round(r.loadGenElu * 100)}%`,
       r.load.replace('load ', ''),
     ];
   });
   return table(
-    ['impl', 'N', 'all lists complete', 'p50', 'qim faster', 'datagrams out', 'bytes out', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches', 'busy srv/clients', 'load 1/5/15'],
+    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp/udp', 'busy srv/clients', 'load 1/5/15'],
     rows,
   );
 }

@@ -23,6 +23,8 @@ const J = 0x6a; // 'j': churn joiners
 
 /** Each step of the login waits this long before the attempt starts again (as ServerLink). */
 const ATTEMPT_MS = 1000;
+/** Times a LOGIN is sent before the attempt starts again from HELLO (as ServerLink). */
+const LOGIN_SENDS = 3;
 
 export interface V2UserOptions extends UserOptions {
   readonly identity: KeyPair;
@@ -51,6 +53,8 @@ export class V2User extends BaseUser {
   #beat: NodeJS.Timeout | null = null;
   #resyncing = false;
   readonly #parts = new Map<number, (Buffer | undefined)[]>();
+  /** Deltas that came while the whole list was on its way (as ServerLink). */
+  readonly #held = new Map<number, { to: number; parts: readonly Buffer[] }>();
   readonly #header: PresenceHeader = { fromVersion: 0, toVersion: 0, part: 0, parts: 0 };
   /** A UDP list fetch waiting for its snapshot (list-fetch scenario). */
   readonly #snapshot = new OneWaiter();
@@ -101,14 +105,16 @@ export class V2User extends BaseUser {
   /** Restarts the login after ATTEMPT_MS without an answer; after three attempts, backs off. */
   #arm(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      if (this.#state !== 'hello' && this.#state !== 'login') return;
-      this.stats.retries++;
-      const attempt = ++this.#attempts;
-      const delay = attempt < 3 ? 0 : defaultRetryDelay(attempt - 2);
-      this.#timer = setTimeout(() => this.#hello(), delay);
-      // As ServerLink: each attempt that fails in a row waits twice as long (up to 8 s, ±20%).
-    }, Math.min(8000, ATTEMPT_MS * 2 ** Math.min(this.#attempts, 3)) * (this.#attempts === 0 ? 1 : 0.8 + Math.random() * 0.4));
+    this.#timer = setTimeout(() => this.#restart(), this.#attemptMs());
+  }
+
+  /** The attempt failed: start again from HELLO (as ServerLink: each attempt that fails in a row waits twice as long, up to 8 s, ±20%). */
+  #restart(): void {
+    if (this.#state !== 'hello' && this.#state !== 'login') return;
+    this.stats.retries++;
+    const attempt = ++this.#attempts;
+    const delay = attempt < 3 ? 0 : defaultRetryDelay(attempt - 2);
+    this.#timer = setTimeout(() => this.#hello(), delay);
   }
 
   #receive(bytes: Buffer): void {
@@ -153,7 +159,23 @@ export class V2User extends BaseUser {
     this.#loginBytes = encodeV2({ ...login, signature: sign(this.#o.identity, loginSigned(login)) });
     this.loginSentAt = wallMs();
     this.#send(this.#loginBytes);
-    this.#arm();
+    this.#resendLogin(1, this.#attemptMs());
+  }
+
+  /** As ServerLink: the same LOGIN up to LOGIN_SENDS times, each wait twice the last, then HELLO again. */
+  #resendLogin(sent: number, wait: number): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      if (this.#state !== 'login' || this.#loginBytes === null) return;
+      if (sent >= LOGIN_SENDS) return this.#restart();
+      this.stats.retries++;
+      this.#send(this.#loginBytes);
+      this.#resendLogin(sent + 1, Math.min(8000, wait * 2));
+    }, wait);
+  }
+
+  #attemptMs(): number {
+    return Math.min(8000, ATTEMPT_MS * 2 ** Math.min(this.#attempts, 3)) * (this.#attempts === 0 ? 1 : 0.8 + Math.random() * 0.4);
   }
 
   #welcome(bytes: Buffer): void {
@@ -177,10 +199,11 @@ export class V2User extends BaseUser {
     this.#counter = 0;
     this.#version = -1;
     this.#parts.clear();
+    this.#held.clear();
     this.#state = 'online';
     this.onlineAt = wallMs();
     this.#o.observer.onOnline?.(this);
-    this.#send(this.#sessionBytes(0x0a)); // LIST-REQUEST over UDP, as ServerLink does after WELCOME
+    this.#resync(false); // the list over TCP, as ServerLink fetches it after WELCOME
     if (this.#o.heartbeats) this.#heartbeat();
   }
 
@@ -230,10 +253,19 @@ export class V2User extends BaseUser {
     if (from === 0) {
       if (to < this.#version) return;
       this.#replace(parts, to);
+      // As ServerLink: deltas that came before the list but follow on from it.
+      for (let d = this.#held.get(this.#version); d !== undefined; d = this.#held.get(this.#version)) {
+        this.#held.delete(this.#version);
+        for (const p of d.parts) this.#apply(p);
+        this.#version = d.to;
+      }
+      this.#held.clear();
     } else if (from === this.#version) {
       for (const p of parts) this.#apply(p);
       this.#version = to;
-    } else if (from > this.#version && this.#version >= 0) {
+    } else if (this.#version < 0 || this.#resyncing) {
+      if (this.#held.size < 64) this.#held.set(from, { to, parts });
+    } else if (from > this.#version) {
       this.#resync();
     }
   }
@@ -291,8 +323,11 @@ export class V2User extends BaseUser {
     });
   }
 
-  /** The whole list over TCP (single-flight); on failure a LIST-REQUEST over UDP, as ServerLink. */
-  #resync(): void {
+  /**
+   * The whole list over TCP (single-flight; after WELCOME, or on a gap: `counted`); on failure a
+   * LIST-REQUEST over UDP, as ServerLink.
+   */
+  #resync(counted = true): void {
     if (this.#resyncing || this.#state !== 'online') return;
     this.#resyncing = true;
     const macKey = this.#macKey;
@@ -306,15 +341,16 @@ export class V2User extends BaseUser {
     socket.on('close', () => {
       clearTimeout(timer);
       this.#resyncing = false;
-      if (this.#state !== 'online' || this.#macKey !== macKey) return;
+      if (this.#state !== 'online') return;
+      if (this.#macKey !== macKey) return this.#resync(false); // logged in again meanwhile: fetch for the new session
       const frames = splitFrames(Buffer.concat(chunks));
       const first = frames?.[0];
       const h = this.#header;
       if (frames !== null && first !== undefined && presenceHeader(first, h) && h.fromVersion === 0 && frames.length === h.parts) {
-        this.stats.resyncTcp++;
+        if (counted) this.stats.resyncTcp++;
         this.#batch(0, h.toVersion, frames);
       } else {
-        this.stats.resyncUdp++;
+        if (counted) this.stats.resyncUdp++;
         this.#send(this.#sessionBytes(0x0a));
       }
     });

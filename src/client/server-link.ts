@@ -20,6 +20,10 @@ import { prekeyPair, signPrekey } from '../crypto/offline.js';
 const ZERO_KEY = Buffer.alloc(32);
 /** The longest a login step waits for its answer. */
 const MAX_ATTEMPT_MS = 8000;
+/** Deltas kept while the whole list is on its way (a storm's worth of batches). */
+const MAX_HELD_DELTAS = 64;
+/** Times a LOGIN is sent before the attempt starts again from HELLO. */
+const LOGIN_SENDS = 3;
 import {
   decodeV2,
   encodeV2,
@@ -115,6 +119,8 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   #presence: { epoch: Buffer; key: Buffer; verify: (message: Uint8Array, signature: Uint8Array) => boolean } | null = null;
   readonly #list = new Map<string, QimContact>();
   readonly #parts = new Map<string, Msg<'presence'>[]>();
+  /** Deltas that came while the whole list was on its way, by their first version: applied after it. */
+  readonly #held = new Map<number, { to: number; entries: PresenceEntry[] }>();
   #timer: NodeJS.Timeout | null = null;
   #pending: ((m: V2Message) => boolean) | null = null;
   /** Waiting requests (key lookups, offline puts), by what answers them. */
@@ -315,14 +321,29 @@ export class ServerLink extends EventEmitter<LinkEvents> {
    * for each attempt that failed in a row (up to 8 s, ±20%): a server swamped by a login storm is
    * not made busier by everyone asking again every second.
    */
-  #exchange<T extends V2Message>(bytes: Buffer, match: (m: V2Message) => m is T): Promise<T> {
+  /**
+   * Sends `bytes` and waits for the answer `match` picks; without one, sends the same bytes again
+   * (`sends` in all, each wait twice the one before), then gives up.
+   */
+  #exchange<T extends V2Message>(bytes: Buffer, match: (m: V2Message) => m is T, sends = 1): Promise<T> {
     const base = (this.options.attemptMs ?? 1000) * 2 ** Math.min(this.#failures, 3);
-    const wait = Math.round(Math.min(MAX_ATTEMPT_MS, base) * (this.#failures === 0 ? 1 : 0.8 + Math.random() * 0.4));
+    let wait = Math.round(Math.min(MAX_ATTEMPT_MS, base) * (this.#failures === 0 ? 1 : 0.8 + Math.random() * 0.4));
+    let waited = 0;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      let sent = 1;
+      const expire = (): void => {
+        waited += wait;
+        if (sent < sends && this.#pending !== null) {
+          sent++;
+          wait = Math.min(MAX_ATTEMPT_MS, wait * 2);
+          timer = setTimeout(expire, wait);
+          this.udp.send(bytes, this.options.server);
+          return;
+        }
         this.#pending = null;
-        reject(new QimError('ERR_LOGIN_TIMEOUT', `no answer from the server within ${wait} ms`));
-      }, wait);
+        reject(new QimError('ERR_LOGIN_TIMEOUT', `no answer from the server within ${waited} ms`));
+      };
+      let timer = setTimeout(expire, wait);
       this.#pending = (m) => {
         if (!match(m)) return false;
         clearTimeout(timer);
@@ -352,7 +373,9 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       signature: Buffer.alloc(64),
     };
     const loginBytes = encodeV2({ ...login, signature: sign(this.options.identity, loginSigned(login)) });
-    const answer = await this.#exchange(loginBytes, (m): m is Msg<'welcome'> | Msg<'refused'> => m.type === 'welcome' || m.type === 'refused');
+    // The server answered HELLO, so it is there: a LOGIN without an answer is sent again as it is
+    // (a busy server answers a repeat from its last WELCOME, where a new login would cost it anew).
+    const answer = await this.#exchange(loginBytes, (m): m is Msg<'welcome'> | Msg<'refused'> => m.type === 'welcome' || m.type === 'refused', LOGIN_SENDS);
     if (answer.type === 'refused') throw new QimError('ERR_LOGIN_REFUSED', `server refused the login: ${answer.reason}`);
     const signed = Buffer.concat([welcomeSigned(answer), createHash('sha256').update(loginBytes).digest()]);
     if (!verify(answer.serverIdentity, signed, answer.signature)) throw new QimError('ERR_LOGIN_TIMEOUT', 'WELCOME with a bad signature');
@@ -379,9 +402,11 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     const prekey = prekeyPair(this.options.identity).publicKey;
     const signature = signPrekey(this.options.identity, this.options.name, prekey);
     this.udp.send(this.#macd({ type: 'prekey', session: answer.session, counter: ++this.#counter, prekey, signature, mac: Buffer.alloc(16) }), this.options.server);
-    // The list is fetched whole after every login: deltas from before it may be gone.
+    // The list is fetched whole after every login (deltas from before it may be gone), over TCP as
+    // a resync is: one cached write for the server however long the list, nothing to lose.
     this.#version = -1;
-    this.udp.send(this.#sessionBytes('list-request'), this.options.server);
+    this.#held.clear();
+    this.#resync(false);
     this.#schedule();
   }
 
@@ -411,17 +436,19 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   }
 
   /**
-   * Fetches the whole list over TCP (a gap was seen): reliable and unbounded by datagram loss,
-   * however long the list. Falls back to a LIST-REQUEST over UDP if TCP fails. Single-flight.
+   * Fetches the whole list over TCP (after a login, or a gap was seen: `counted`): reliable and
+   * unbounded by datagram loss, however long the list. Falls back to a LIST-REQUEST over UDP if
+   * TCP fails. Single-flight.
    */
-  #resync(): void {
+  #resync(counted = true): void {
     if (this.#resyncing || this.#state !== 'online') return;
     this.#resyncing = true;
     void this.#fetchOverTcp()
       .then((ok) => {
-        if (ok) this.resyncs.tcp++;
-        else if (this.#state === 'online') {
-          this.resyncs.udp++;
+        if (ok) {
+          if (counted) this.resyncs.tcp++;
+        } else if (this.#state === 'online') {
+          if (counted) this.resyncs.udp++;
           this.udp.send(this.#sessionBytes('list-request'), this.options.server);
         }
       })
@@ -530,7 +557,10 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     } else if (m.fromVersion === this.#version) {
       for (const e of entries) this.#apply(e);
       this.#version = m.toVersion;
-    } else if (m.fromVersion > this.#version && this.#version >= 0) {
+    } else if (this.#version < 0 || this.#resyncing) {
+      // The whole list is on its way (over TCP, which may come after a later delta over UDP).
+      if (this.#held.size < MAX_HELD_DELTAS) this.#held.set(m.fromVersion, { to: m.toVersion, entries });
+    } else if (m.fromVersion > this.#version) {
       this.#resync();
     }
   }
@@ -554,6 +584,13 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     for (const [name, c] of next) this.#list.set(name, c);
     this.#version = version;
     this.emit('list', this.contacts());
+    // Deltas that came first but follow on from this list.
+    for (let d = this.#held.get(this.#version); d !== undefined; d = this.#held.get(this.#version)) {
+      this.#held.delete(this.#version);
+      for (const e of d.entries) this.#apply(e);
+      this.#version = d.to;
+    }
+    this.#held.clear();
   }
 
   #apply(e: PresenceEntry): void {

@@ -15,6 +15,8 @@ export interface ServerCounters {
   /** qim users removed because their lease ran out (no heartbeat). */
   expired: number;
   refused: number;
+  /** LOGINs that came again (their WELCOME was slow or lost) and got the same WELCOME again. */
+  loginRepeats: number;
   listsSent: number;
   broadcasts: number;
   tcpConnections: number;
@@ -37,6 +39,7 @@ export function newServerCounters(): ServerCounters {
     logouts: 0,
     expired: 0,
     refused: 0,
+    loginRepeats: 0,
     listsSent: 0,
     broadcasts: 0,
     tcpConnections: 0,

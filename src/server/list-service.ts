@@ -17,6 +17,8 @@ import type { ServerContext } from './context.js';
 
 /** How many unclaimed list fetches one address may hold (retransmitted logins each grant one). */
 const MAX_PENDING_PER_ADDRESS = 16;
+/** How long a connection from an address granted a classic fetch may stay silent before it counts as classic. */
+export const CLASSIC_SILENCE_MS = 100;
 
 interface Pending {
   count: number;
@@ -35,6 +37,7 @@ export class ListService {
   readonly #pending = new Map<string, Pending>();
   readonly #sweep: NodeJS.Timeout;
   readonly #qim: QimTcpHandler;
+  #framedCache = new WeakMap<readonly Buffer[], Buffer>();
 
   constructor(ctx: ServerContext, qim: QimTcpHandler) {
     this.#ctx = ctx;
@@ -59,18 +62,30 @@ export class ListService {
   serve(conn: TcpConnection): void {
     const ctx = this.#ctx;
     ctx.counters.tcpConnections++;
-    if (this.#claim(conn.remote.address)) {
-      const list = ctx.directory.classicList();
-      conn.onData((chunk) => this.#garbage(conn.remote, chunk.length));
-      conn.endWith(list);
-      ctx.counters.listsSent++;
-      ctx.emit('list-sent', { to: conn.remote, users: ctx.directory.size, bytes: list.length });
-      return;
-    }
-    // A qim request: one frame. Anything else, or more than one frame's worth, is garbage.
+    // A classic client says nothing and waits for the list; a qim client sends its request at
+    // once. From an address granted a classic fetch, silence for CLASSIC_SILENCE_MS means classic
+    // (so a qim user sharing the address, behind the same NAT, does not take the grant).
     let buffered = Buffer.alloc(0);
     let done = false;
+    let classic: NodeJS.Timeout | null = null;
+    if (this.#granted(conn.remote.address)) {
+      classic = setTimeout(() => {
+        classic = null;
+        if (!this.#claim(conn.remote.address)) return conn.destroy();
+        const list = ctx.directory.classicList();
+        done = true;
+        conn.endWith(list);
+        ctx.counters.listsSent++;
+        ctx.emit('list-sent', { to: conn.remote, users: ctx.directory.size, bytes: list.length });
+      }, CLASSIC_SILENCE_MS);
+      conn.onClose(() => {
+        if (classic !== null) clearTimeout(classic);
+      });
+    }
+    // A qim request: one frame. Anything else, or more than one frame's worth, is garbage.
     conn.onData((chunk) => {
+      if (classic !== null) clearTimeout(classic);
+      classic = null;
       if (done) return this.#garbage(conn.remote, chunk.length);
       buffered = Buffer.concat([buffered, chunk]);
       const total = firstFrameBytes(buffered);
@@ -86,7 +101,7 @@ export class ListService {
       done = true;
       const valid = this.#qim(buffered.subarray(2), conn.remote, (answer) => {
         if (answer.length === 0) return conn.destroy();
-        conn.endWith(frameDatagrams(answer));
+        conn.endWith(this.#framed(answer));
         ctx.counters.listsSent++;
         ctx.emit('list-sent', { to: conn.remote, users: ctx.directory.size, bytes: answer.reduce((n, d) => n + d.length, 0) });
       });
@@ -94,9 +109,27 @@ export class ListService {
     });
   }
 
+  /**
+   * The answer framed for TCP. A snapshot is the same array for everyone until the list changes
+   * (PresenceHub caches it), so it is framed once: a login storm's fetches are one write each.
+   */
+  #framed(datagrams: readonly Buffer[]): Buffer {
+    let framed = this.#framedCache.get(datagrams);
+    if (framed === undefined) {
+      framed = frameDatagrams(datagrams);
+      this.#framedCache = new WeakMap([[datagrams, framed]]);
+    }
+    return framed;
+  }
+
   /** Stops the expiry timer. */
   close(): void {
     clearInterval(this.#sweep);
+  }
+
+  #granted(address: string): boolean {
+    const p = this.#pending.get(address);
+    return p !== undefined && p.expires >= Date.now();
   }
 
   #claim(address: string): boolean {

@@ -43,7 +43,7 @@ export function entryFor(user: OnlineUser): PresenceEntry {
 }
 
 /** What others could see of a user: where, and how (undefined: not online). */
-export type Seen = { readonly endpoint: Endpoint; readonly status: Status } | undefined;
+export type Seen = { readonly endpoint: Endpoint; readonly status: Status; readonly privateEndpoint?: Endpoint | undefined } | undefined;
 
 /**
  * Tells everyone what changed in what they can see of `name`: an invisible user is seen by
@@ -56,7 +56,11 @@ export function announceVisibility(ctx: Pick<ServerContext, 'announce'>, name: s
   const moved = was !== undefined && is !== undefined && !sameEndpoint(was.endpoint, is.endpoint);
   if (was !== undefined && (is === undefined || moved)) ctx.announce('logout', name, was.endpoint);
   if (is !== undefined && (was === undefined || moved)) ctx.announce('login', name, is.endpoint);
-  else if (is !== undefined && was !== undefined && was.status !== is.status) ctx.announce('status', name, is.endpoint);
+  else if (is !== undefined && was !== undefined && (was.status !== is.status || !samePrivate(was, is))) ctx.announce('status', name, is.endpoint);
+}
+
+function samePrivate(a: NonNullable<Seen>, b: NonNullable<Seen>): boolean {
+  return sameEndpoint(a.privateEndpoint ?? a.endpoint, b.privateEndpoint ?? b.endpoint);
 }
 
 /** Versioned, batched presence fan-out. */
@@ -72,7 +76,7 @@ export class PresenceHub {
   #published = 1;
   #pending: PresenceEntry[] = [];
   #timer: NodeJS.Timeout | null = null;
-  #snapshotCache: { generation: number; version: number; datagrams: Buffer[] } | null = null;
+  #snapshotCache: { version: number; datagrams: Buffer[] } | null = null;
   /** Users who asked for the whole list while a batch was gathering: they get it at the flush. */
   readonly #waiting = new Map<string, Endpoint>();
   #waitingTcp: ((datagrams: readonly Buffer[]) => void)[] = [];
@@ -134,15 +138,16 @@ export class PresenceHub {
   }
 
   /**
-   * The snapshot's datagrams, encoded and signed once per version of the directory. Only built
-   * when no batch is pending, so the directory holds exactly what the version says.
+   * The snapshot's datagrams, encoded and signed once per list version. Only built when no batch
+   * is pending, so the directory holds exactly what the version says. (The directory changes in
+   * other ways too, a login again from the same place, a heartbeat; what others can see of it
+   * does not, or it would have been announced and bumped the version.)
    */
   #snapshotDatagrams(): Buffer[] {
-    const generation = this.ctx.directory.generation;
     const cached = this.#snapshotCache;
-    if (cached !== null && cached.generation === generation && cached.version === this.#version) return cached.datagrams;
+    if (cached !== null && cached.version === this.#version) return cached.datagrams;
     const datagrams = this.#encode(0, this.#version, [...this.ctx.directory.visible()].map(entryFor));
-    this.#snapshotCache = { generation, version: this.#version, datagrams };
+    this.#snapshotCache = { version: this.#version, datagrams };
     return datagrams;
   }
 
@@ -186,7 +191,7 @@ export class PresenceHub {
     // Every batch costs one datagram per recipient: with many online, gather changes for longer
     // (a millisecond more per 50 recipients: 40 ms at 1,000 online, 420 ms at 20,000), which bounds
     // the fan-out's cost in a storm while a quiet server still answers in presenceBatchMs.
-    this.#timer ??= setTimeout(() => this.flush(), this.ctx.limits.presenceBatchMs + Math.floor(this.recipientCount() / 50));
+    this.#timer ??= setTimeout(() => this.flush(), this.ctx.limits.presenceBatchMs + Math.floor(this.recipientCount() / 20));
   }
 
   /**

@@ -61,6 +61,8 @@ type OfflineMsg = Msg<'prekey'> | Msg<'key-request'> | Msg<'offline-put'> | Msg<
 const OFFLINE_BATCH = 16;
 /** How often expired offline messages are forgotten. */
 const OFFLINE_SWEEP_MS = 60_000;
+/** How long a WELCOME is kept for a LOGIN sent again (a client sends one three times at most, 8 s apart at most). */
+const WELCOME_REPEAT_MS = 30_000;
 
 /** Handles every qim-protocol datagram that reaches the server. */
 export class V2Handler {
@@ -70,6 +72,11 @@ export class V2Handler {
   readonly #byName = new Map<string, Session>();
   /** Newest login time accepted per name, so a replayed LOGIN cannot displace a newer session. */
   readonly #lastLogin = new Map<string, number>();
+  /**
+   * WELCOMEs sent lately, by name: a client whose WELCOME is slow (a busy server) or lost sends
+   * the very same LOGIN again, and gets the same WELCOME back for the price of a hash.
+   */
+  readonly #welcomes = new Map<string, { login: Buffer; from: Endpoint; welcome: Buffer; until: number }>();
   /** HELLO and LOGIN per source address: the only messages anyone may send without a session. */
   readonly #limiter: RateLimiter;
   /** Relay bytes per user, and introductions per session. */
@@ -169,10 +176,18 @@ export class V2Handler {
     for (const s of this.#sessions.values()) {
       if (s.expires <= now) this.#end(s, 'expired');
     }
+    for (const [name, w] of this.#welcomes) if (w.until <= now) this.#welcomes.delete(name);
   }
 
   #login(m: Msg<'login'>, bytes: Buffer, from: Endpoint): void {
     const ctx = this.#ctx;
+    const loginHash = createHash('sha256').update(bytes).digest();
+    const repeat = this.#welcomes.get(m.name);
+    if (repeat !== undefined && repeat.login.equals(loginHash) && sameEndpoint(repeat.from, from)) {
+      ctx.counters.loginRepeats++;
+      ctx.send(repeat.welcome, from);
+      return;
+    }
     if (!this.#deps.cookies.check(from, m.nonce, m.cookie)) {
       ctx.drop('bad-cookie', from, bytes.length);
       return;
@@ -209,7 +224,7 @@ export class V2Handler {
     const previous = this.#byName.get(m.name);
     // The same key again (a restart, a new network): the new session replaces the old one.
     if (previous !== undefined) this.#forget(previous);
-    const before: Seen = previous === undefined ? undefined : { endpoint: previous.endpoint, status: previous.status };
+    const before: Seen = previous === undefined ? undefined : { endpoint: previous.endpoint, status: previous.status, privateEndpoint: holder?.privateEndpoint };
     const session: Session = {
       id: randomBytes(8),
       name: m.name,
@@ -227,7 +242,7 @@ export class V2Handler {
       ctx.counters.logins++;
       ctx.emit('login', { name: m.name, endpoint: from, protocol: 'qim' });
     }
-    announceVisibility(ctx, m.name, before, { endpoint: from, status: m.status });
+    announceVisibility(ctx, m.name, before, { endpoint: from, status: m.status, privateEndpoint: m.endpoint });
 
     const welcome: Msg<'welcome'> = {
       type: 'welcome',
@@ -242,8 +257,10 @@ export class V2Handler {
       signature: Buffer.alloc(64),
     };
     // The signature binds the answer to this very LOGIN: a WELCOME cannot be replayed to another.
-    const signed = Buffer.concat([welcomeSigned(welcome), createHash('sha256').update(bytes).digest()]);
-    this.#ctx.send(encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) }), from);
+    const signed = Buffer.concat([welcomeSigned(welcome), loginHash]);
+    const welcomeBytes = encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) });
+    this.#welcomes.set(m.name, { login: loginHash, from, welcome: welcomeBytes, until: this.#deps.now() + WELCOME_REPEAT_MS });
+    this.#ctx.send(welcomeBytes, from);
     void this.#flushOffline(session).catch(() => undefined);
   }
 
@@ -430,6 +447,7 @@ export class V2Handler {
 
   #end(s: Session, reason: 'logout' | 'expired'): void {
     this.#forget(s);
+    this.#welcomes.delete(s.name);
     const ctx = this.#ctx;
     ctx.directory.remove(s.name, reason);
     if (reason === 'logout') ctx.counters.logouts++;

@@ -114,6 +114,7 @@ describe('qim server', () => {
       logouts: 0,
       expired: 0,
       refused: 0,
+      loginRepeats: 0,
       listsSent: 0,
       broadcasts: 0,
       tcpConnections: 0,

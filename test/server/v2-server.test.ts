@@ -165,13 +165,21 @@ describe('qim protocol server', () => {
     await until(() => server.directory.size === 0, 'the real logout');
   });
 
-  it('refuses a replayed LOGIN so it cannot displace the session', async () => {
+  it('answers a LOGIN sent again with the same WELCOME, and a replayed one cannot displace the session', async () => {
     const p = await v2peer();
-    await p.login('alice');
+    const welcome = await p.login('alice');
+    // The client sends the same LOGIN again (its WELCOME was slow): the same WELCOME, no new session.
     await p.send(p.lastLogin as Buffer);
-    expect(await p.next('refused')).toMatchObject({ code: 5 });
+    expect(await p.next('welcome')).toEqual(welcome);
+    expect(server.counters.loginRepeats).toBe(1);
+    // The same bytes replayed from elsewhere: its cookie is not that address's; dropped unanswered.
+    const other = await v2peer({ address: '127.0.0.2' });
+    await other.raw.send(p.lastLogin as Buffer, port);
+    await until(() => server.counters.drops['bad-cookie'] === 1, 'the replay to be dropped');
+    expect(other.raw.received).toEqual([]);
     await p.send(p.sessionBytes('heartbeat'));
     expect(await p.next('heartbeat-ack')).toMatchObject({ counter: 1 });
+    expect(server.users().map((u) => `${u.name}@${u.endpoint.address}`)).toEqual(['alice@127.0.0.1']);
   });
 
   it('expires a user who stops heartbeating, and tells classic users', async () => {

@@ -74,6 +74,8 @@ describe('qim web, offline messages', () => {
     b.tab.send({ type: 'logout' });
     await b.tab.next('logged-out', {}, WAIT_MS);
     await until(() => !online('bob'), 'bob to log out', WAIT_MS);
+    // Alice hears of it with the next presence batch: only then is bob offline to her.
+    await a.tab.next('left', { name: 'bob' }, WAIT_MS);
 
     a.tab.send({ type: 'send', to: 'bob', text: '你不在的时候…✉️' });
     expect((await a.tab.next('entry', {}, WAIT_MS)).entry).toMatchObject({ peer: 'bob', direction: 'out', state: 'sending' });
