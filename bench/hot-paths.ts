@@ -54,7 +54,7 @@ const entries: PresenceEntry[] = Array.from({ length: 10_000 }, (_, i) => ({
   name: `user${i}`,
   protocol: 'qim',
   status: 'online',
-  identity: randomBytes(32),
+  fingerprint: randomBytes(16),
   endpoint: { address: `127.1.${(i >> 8) & 255}.${i & 255}`, port: 20000 + i },
   privateEndpoint: { address: `127.1.${(i >> 8) & 255}.${i & 255}`, port: 20000 + i },
 })) as PresenceEntry[];

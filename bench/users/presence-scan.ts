@@ -43,7 +43,7 @@ export function scanPresence(bytes: Buffer, entry: (upsert: boolean, nameAt: num
     const nameAt = at + 2;
     at = nameAt + len;
     if (op === 1) {
-      at += 34; // protocol, status, identity[32]
+      at += 18; // protocol, status, fingerprint[16]
       for (let e = 0; e < 2; e++) {
         const family = bytes[at];
         if (e === 1 && family === 0) {

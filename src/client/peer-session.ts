@@ -120,6 +120,11 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
    * `to` is one endpoint, or a function naming every route to try at each attempt (the client adds
    * the relay when the direct ones stay silent); the first RESP that authenticates fixes the path.
    */
+  /** The identity key of the peer this session is with. */
+  get peerKey(): Buffer {
+    return this.deps.peerKey;
+  }
+
   static initiate(deps: PeerSessionDeps, to: Endpoint | (() => PeerRoute[])): PeerSession {
     const candidates = typeof to === 'function' ? to : () => [to];
     const s = new PeerSession(deps, candidates()[0] ?? 'relay');

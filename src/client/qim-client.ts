@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { QimError } from '../errors.js';
-import { fingerprint, type KeyPair } from '../crypto/keys.js';
+import { fingerprint, fingerprintBytes, formatFingerprint, type KeyPair } from '../crypto/keys.js';
 import { classicTime, decodeClassic, encodeClassic, looksClassic } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
@@ -129,8 +129,19 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   readonly #aliases = new Map<string, number>();
   readonly #seenOffline = new Set<number>();
   readonly #warnedClassic = new Set<string>();
-  /** Names whose listed key differs from their pin, with the key we warned about. */
+  /** Names whose listed fingerprint differs from their pin's, with the fingerprint we warned about. */
   readonly #changed = new Map<string, Buffer>();
+  /**
+   * Contacts' keys learned this run, from their handshake or from the server: the online list
+   * carries only fingerprints, and a key is used only while it matches the one listed.
+   */
+  readonly #keys = new Map<string, Buffer>();
+  /** Messages waiting for a key lookup, per name. */
+  readonly #keyWaits = new Map<string, number>();
+  /** Key lookups at the server in flight, one per name. */
+  readonly #fetching = new Map<string, Promise<Buffer | null>>();
+  /** Fingerprints the user trusted over a pinned key (`trust`), until that key itself is pinned. */
+  readonly #trusted = new Map<string, Buffer>();
 
   constructor(readonly options: QimChatOptions) {
     super();
@@ -183,8 +194,12 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   trust(name: string): void {
     const c = this.#link?.contact(name);
     if (c === undefined || c.protocol !== 'qim') throw new QimError('ERR_UNKNOWN_PEER', `${name} is not online`);
-    this.options.peerPins?.pin(name, c.identity);
+    this.#trusted.set(name, c.fingerprint);
     this.#changed.delete(name);
+    // The pin takes the key itself: known already, or asked of the server now.
+    const key = this.#keyFor(c);
+    if (key !== undefined) this.#learn(c, key);
+    else void this.#fetchKey(c).catch(() => null);
   }
 
   async login(): Promise<ChatContact[]> {
@@ -283,15 +298,73 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       return id;
     }
     if (!this.#checkPin(c)) {
-      throw new QimError('ERR_KEY_CHANGED', `${to}'s key changed: check their fingerprint (${fingerprint(c.identity)}) with them, then trust it`);
+      throw new QimError('ERR_KEY_CHANGED', `${to}'s key changed: check their fingerprint (${formatFingerprint(c.fingerprint)}) with them, then trust it`);
     }
-    return this.#sendSession(c, text);
+    const key = this.#keyFor(c);
+    if (key !== undefined) return this.#sendSession(c, key, text);
+    // A first conversation: their key comes from the server first (checked against the list). The
+    // id given now is the one the new session will give (they count from 1, in order).
+    const id = (this.#keyWaits.get(to) ?? 0) + 1;
+    this.#keyWaits.set(to, id);
+    void this.#fetchKey(c)
+      .finally(() => this.#keyWaits.delete(to))
+      .catch(() => null)
+      .then((k) => {
+        const now = this.#link?.contact(to);
+        if (k === null || now === undefined || !fingerprintBytes(k).equals(now.fingerprint)) throw new QimError('ERR_UNKNOWN_PEER', `no key for ${to}`);
+        const sid = this.#sendSession(now, k, text);
+        if (sid !== id) this.#aliases.set(`${to}\n${sid}`, id);
+      })
+      .catch((err: unknown) => {
+        this.emit('delivery', { to, id, state: 'failed' });
+        this.emit('warning', { code: 'handshake-failed', peer: to, message: `no secure session with ${to} (${err instanceof Error ? err.message : String(err)})` });
+      });
+    return id;
   }
 
-  #sendSession(c: QimContact, text: string): number {
+  /** The key of a listed qim contact, if known (learned this run, or pinned) and still the one listed. */
+  #keyFor(c: QimContact): Buffer | undefined {
+    for (const k of [this.#keys.get(c.name), this.options.peerPins?.get(c.name)]) {
+      if (k !== undefined && fingerprintBytes(k).equals(c.fingerprint)) return k;
+    }
+    return undefined;
+  }
+
+  /** Asks the server for a contact's key (once at a time per name); null unless it matches the list. */
+  #fetchKey(c: QimContact): Promise<Buffer | null> {
+    let p = this.#fetching.get(c.name);
+    if (p === undefined) {
+      const link = this.#link;
+      p = (link === null ? Promise.resolve(null) : link.requestKey(c.name))
+        .then((answer) => {
+          const now = this.#link?.contact(c.name) ?? c;
+          if (answer === null || !fingerprintBytes(answer.identity).equals(now.fingerprint)) return null;
+          this.#learn(now, answer.identity);
+          return answer.identity;
+        })
+        .finally(() => this.#fetching.delete(c.name));
+      this.#fetching.set(c.name, p);
+    }
+    return p;
+  }
+
+  /** A contact's key, checked against the fingerprint listed: kept, and pinned if none was (or the user trusted it). */
+  #learn(c: QimContact, key: Buffer): void {
+    this.#keys.set(c.name, key);
+    const pins = this.options.peerPins;
+    if (pins === undefined) return;
+    const pinned = pins.get(c.name);
+    if (pinned === undefined || (!pinned.equals(key) && this.#trusted.get(c.name)?.equals(c.fingerprint) === true)) {
+      pins.pin(c.name, key);
+      this.#trusted.delete(c.name);
+    }
+  }
+
+  #sendSession(c: QimContact, key: Buffer, text: string): number {
     let s = this.#sessions.get(c.name);
-    if (s === undefined || s.state === 'failed') {
-      s = this.#open(c, PeerSession.initiate(this.#deps(c), this.#candidates(c.name)));
+    // A session with a key they no longer have (a new device, trusted since) is of no use.
+    if (s === undefined || s.state === 'failed' || !s.peerKey.equals(key)) {
+      s = this.#open(c, PeerSession.initiate(this.#deps(c, key), this.#candidates(c.name)));
       // Ask the server to have them reach out too: it opens their NAT towards us (hole punching).
       if (this.#directPaths) this.#link?.introduce(c.name);
     }
@@ -342,8 +415,10 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       return 'stored';
     }
     const c = link.contact(to);
-    if (result === OfflineResult.Online && c !== undefined && c.protocol === 'qim' && this.#checkPin(c)) {
-      this.#aliases.set(`${to}\n${this.#sendSession(c, text)}`, id);
+    // They came online meanwhile: the key just fetched serves if it is the one now listed.
+    if (result === OfflineResult.Online && c !== undefined && c.protocol === 'qim' && this.#checkPin(c) && fingerprintBytes(key.identity).equals(c.fingerprint)) {
+      this.#learn(c, key.identity);
+      this.#aliases.set(`${to}\n${this.#sendSession(c, key.identity, text)}`, id);
       return 'sent';
     }
     return result === OfflineResult.Full ? 'full' : result === null ? 'no-answer' : 'unknown';
@@ -404,13 +479,13 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     return this.options.directPaths ?? true;
   }
 
-  #deps(c: QimContact) {
+  #deps(c: QimContact, peerKey: Buffer) {
     const udp = this.#udp as UdpTransport;
     const name = c.name;
     return {
       identity: this.options.identity,
       name: this.options.name,
-      peerKey: c.identity,
+      peerKey,
       send: (bytes: Buffer, to: PeerRoute) => (to === 'relay' ? this.#link?.relay(name, bytes) : udp.send(bytes, to)),
       directCandidates: () => this.#direct(name),
       canRelay: () => this.#link?.state === 'online',
@@ -441,7 +516,19 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     if (c === undefined || c.protocol !== 'qim' || !this.#directPaths || !this.#checkPin(c)) return;
     const s = this.#sessions.get(peer);
     if (s !== undefined && s.state !== 'failed') return;
-    this.#open(c, PeerSession.initiate(this.#deps(c), this.#candidates(peer)));
+    const key = this.#keyFor(c);
+    if (key === undefined) {
+      // Their key first; then reach out, unless a session started meanwhile.
+      void this.#fetchKey(c)
+        .catch(() => null)
+        .then((k) => {
+          const again = this.#sessions.get(peer);
+          const now = this.#link?.contact(peer);
+          if (k !== null && now !== undefined && (again === undefined || again.state === 'failed')) this.#open(now, PeerSession.initiate(this.#deps(now, k), this.#candidates(peer)));
+        });
+      return;
+    }
+    this.#open(c, PeerSession.initiate(this.#deps(c, key), this.#candidates(peer)));
   }
 
   /** What to call a route, for the user: straight, through a NAT, or relayed. */
@@ -533,14 +620,23 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       const existing = this.#sessions.get(c.name);
       // Our answer was lost and the peer asks again: the same answer, not a new session.
       if (existing?.answered(m.sender) === true) return existing.resendResponse();
+      // The key the INIT presents must be the one the server lists for that name (by fingerprint),
+      // and the one pinned, if any (checkPin holds: the pin's fingerprint is the one listed).
+      const pinned = this.options.peerPins?.get(c.name);
+      const listed = fingerprintBytes(m.identity).equals(c.fingerprint) && (pinned === undefined || pinned.equals(m.identity) || this.#trusted.has(c.name));
+      if (!listed) {
+        this.emit('warning', { code: 'key-mismatch', peer: c.name, message: `an INIT for ${c.name} was signed by another key` });
+        return;
+      }
       // Both sides started at once: the INIT of the lower key wins; the other side answers it.
-      if (existing?.state === 'handshaking' && Buffer.compare(this.options.identity.publicKey, c.identity) < 0) return;
-      const s = PeerSession.respond(this.#deps(c), m, from);
+      if (existing?.state === 'handshaking' && Buffer.compare(this.options.identity.publicKey, m.identity) < 0) return;
+      const s = PeerSession.respond(this.#deps(c, m.identity), m, from);
       if (typeof s === 'string') {
         if (s === 'key-mismatch') this.emit('warning', { code: 'key-mismatch', peer: c.name, message: `an INIT for ${c.name} was signed by another key` });
         return;
       }
       if (existing?.state === 'handshaking') s.adopt(existing);
+      this.#learn(c, m.identity); // its signature checked out
       this.#open(c, s);
     } else if (m.type === 'handshake-response') {
       this.#byIndex.get(m.receiver)?.onResponse(m, from);
@@ -550,27 +646,24 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   }
 
   /**
-   * Checks a listed qim user's key against its pin: pins it on first sight; on a difference, warns
-   * once per new key and answers false (no session, no message) until the user trusts it.
+   * Checks a listed qim user's fingerprint against its pin (the key itself is pinned when it is
+   * first learned, see #learn); on a difference, warns once per new fingerprint and answers false
+   * (no session, no message) until the user trusts it.
    */
   #checkPin(c: QimContact): boolean {
     const pins = this.options.peerPins;
     if (pins === undefined || c.protocol !== 'qim') return true;
     const pinned = pins.get(c.name);
-    if (pinned === undefined) {
-      pins.pin(c.name, c.identity);
-      return true;
-    }
-    if (pinned.equals(c.identity)) {
+    if (pinned === undefined || fingerprintBytes(pinned).equals(c.fingerprint) || this.#trusted.get(c.name)?.equals(c.fingerprint) === true) {
       this.#changed.delete(c.name);
       return true;
     }
-    if (this.#changed.get(c.name)?.equals(c.identity) !== true) {
-      this.#changed.set(c.name, c.identity);
+    if (this.#changed.get(c.name)?.equals(c.fingerprint) !== true) {
+      this.#changed.set(c.name, c.fingerprint);
       this.emit('warning', {
         code: 'peer-key-changed',
         peer: c.name,
-        message: `${c.name}'s key changed from ${fingerprint(pinned)} to ${fingerprint(c.identity)}: a new device, or someone else using the name. Check with them before trusting it.`,
+        message: `${c.name}'s key changed from ${fingerprint(pinned)} to ${formatFingerprint(c.fingerprint)}: a new device, or someone else using the name. Check with them before trusting it.`,
       });
     }
     return false;
@@ -583,7 +676,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
       name: c.name,
       endpoint: c.endpoint,
       protocol: 'qim',
-      fingerprint: fingerprint(c.identity),
+      fingerprint: formatFingerprint(c.fingerprint),
       status: c.status,
       ...(s?.state === 'established' ? { path: this.#pathOf(c.name, s.route) } : {}),
     };

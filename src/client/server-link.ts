@@ -46,8 +46,12 @@ export interface QimContact {
   readonly name: string;
   readonly protocol: 'classic' | 'qim';
   readonly status: Status;
-  /** Identity key (32 zero bytes for classic users). */
-  readonly identity: Buffer;
+  /**
+   * Their identity key's fingerprint (the first 16 bytes of its SHA-256; zeros for classic users).
+   * The key itself comes from the peer's handshake or from the server ({@link ServerLink.requestKey}),
+   * and must match it.
+   */
+  readonly fingerprint: Buffer;
   /** Where the server sees them (behind a NAT: its public side). */
   readonly endpoint: Endpoint;
   /** Where they say they are (their own network's address; the same as `endpoint` without a NAT). */
@@ -621,9 +625,9 @@ export class ServerLink extends EventEmitter<LinkEvents> {
 
 /** Same person at the same place with the same key (a status change is not a new join). */
 function sameContact(a: QimContact, b: QimContact): boolean {
-  return a.protocol === b.protocol && a.identity.equals(b.identity) && sameEndpoint(a.endpoint, b.endpoint);
+  return a.protocol === b.protocol && a.fingerprint.equals(b.fingerprint) && sameEndpoint(a.endpoint, b.endpoint);
 }
 
 function contactOf(e: Extract<PresenceEntry, { op: 'upsert' }>): QimContact {
-  return { name: e.name, protocol: e.protocol, status: e.status, identity: e.identity, endpoint: e.endpoint, privateEndpoint: e.privateEndpoint };
+  return { name: e.name, protocol: e.protocol, status: e.status, fingerprint: e.fingerprint, endpoint: e.endpoint, privateEndpoint: e.privateEndpoint };
 }

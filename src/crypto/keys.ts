@@ -120,6 +120,18 @@ export function x25519(ours: KeyPair, theirs: Uint8Array): Buffer | null {
  * eight groups of four hex digits (`3f2a 9c01 …`).
  */
 export function fingerprint(publicKey: Uint8Array): string {
-  const hex = createHash('sha256').update(publicKey).digest('hex').slice(0, 32);
+  return formatFingerprint(fingerprintBytes(publicKey));
+}
+
+/** The bytes of a key's fingerprint: the first 16 of its SHA-256 (what the online list carries). */
+export function fingerprintBytes(publicKey: Uint8Array): Buffer {
+  return createHash('sha256').update(publicKey).digest().subarray(0, FINGERPRINT_BYTES);
+}
+
+/** Fingerprint bytes as people compare them: eight groups of four hex digits. */
+export function formatFingerprint(bytes: Uint8Array): string {
+  const hex = Buffer.from(bytes).toString('hex');
   return hex.match(/.{4}/g)?.join(' ') ?? hex;
 }
+
+export const FINGERPRINT_BYTES = 16;

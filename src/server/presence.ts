@@ -13,7 +13,7 @@
 import { encodeClassic } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { randomBytes } from 'node:crypto';
-import { sign, type KeyPair } from '../crypto/keys.js';
+import { fingerprintBytes, sign, type KeyPair } from '../crypto/keys.js';
 import {
   encodeV2,
   MAX_DATAGRAM,
@@ -27,7 +27,19 @@ import {
 import type { ServerContext } from './context.js';
 import type { OnlineUser } from './directory.js';
 
-const ZERO_KEY = Buffer.alloc(32);
+const NO_FINGERPRINT = Buffer.alloc(16);
+/** Fingerprints by key: a key is hashed once, not at every snapshot that lists its user. */
+const fingerprints = new WeakMap<Buffer, Buffer>();
+
+function fingerprintOf(identity: Buffer | undefined): Buffer {
+  if (identity === undefined) return NO_FINGERPRINT;
+  let f = fingerprints.get(identity);
+  if (f === undefined) {
+    f = fingerprintBytes(identity);
+    fingerprints.set(identity, f);
+  }
+  return f;
+}
 
 /** The upsert entry describing an online user. */
 export function entryFor(user: OnlineUser): PresenceEntry {
@@ -36,7 +48,7 @@ export function entryFor(user: OnlineUser): PresenceEntry {
     name: user.name,
     protocol: user.protocol,
     status: user.status,
-    identity: user.identity ?? ZERO_KEY,
+    fingerprint: fingerprintOf(user.identity),
     endpoint: user.endpoint,
     privateEndpoint: user.privateEndpoint ?? user.endpoint,
   };

@@ -57,7 +57,7 @@ describe('benchmark harness', () => {
 
   it('reads PRESENCE entries without decoding them, as the protocol encodes them', () => {
     const entries: PresenceEntry[] = [
-      { op: 'upsert', name: 'u7', protocol: 'qim', status: 'online', identity: Buffer.alloc(32, 1), endpoint: { address: '127.1.0.1', port: 4000 }, privateEndpoint: { address: '::1', port: 4001 } } as PresenceEntry,
+      { op: 'upsert', name: 'u7', protocol: 'qim', status: 'online', fingerprint: Buffer.alloc(16, 1), endpoint: { address: '127.1.0.1', port: 4000 }, privateEndpoint: { address: '::1', port: 4001 } } as PresenceEntry,
       { op: 'remove', name: 'u9' },
     ];
     const bytes = encodeV2({ type: 'presence', epoch: Buffer.alloc(8), fromVersion: 1, toVersion: 3, part: 0, parts: 1, entries, signature: Buffer.alloc(64) });

@@ -69,6 +69,9 @@ describe('qim chat line mode: statuses, typing, pinned keys', () => {
     let alice = await chat(port, 'alice', home);
     const bob = await chat(port, 'bob');
     await alice.waitForJson(isEvent('joined', { name: 'bob' }));
+    // A first conversation: alice learns bob's key and pins it.
+    alice.send('/msg bob hello');
+    await bob.waitForJson(isEvent('message', { from: 'alice', text: 'hello' }));
     alice.send('/quit');
     await alice.exited;
     bob.kill('SIGKILL');

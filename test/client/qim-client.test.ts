@@ -99,7 +99,7 @@ describe('qim chat client', () => {
       toVersion: 3,
       part: 0,
       parts: 1,
-      entries: [{ op: 'upsert', name: 'mallory', protocol: 'qim', status: 'online', identity: Buffer.alloc(32, 7), endpoint: { address: '127.0.0.1', port: mallory.port }, privateEndpoint: { address: '127.0.0.1', port: mallory.port } }],
+      entries: [{ op: 'upsert', name: 'mallory', protocol: 'qim', status: 'online', fingerprint: Buffer.alloc(16, 7), endpoint: { address: '127.0.0.1', port: mallory.port }, privateEndpoint: { address: '127.0.0.1', port: mallory.port } }],
       signature: Buffer.alloc(64),
     });
     await mallory.send(forged, alice.endpoint.port);
@@ -131,7 +131,7 @@ describe('qim chat client', () => {
     expect(warnings).toEqual([expect.objectContaining({ code: 'unencrypted', peer: 'old' })]);
   });
 
-  it('pins a peer key on first sight and holds messages back when it changes, until trusted', async () => {
+  it('pins a peer key at first contact and holds messages back when it changes, until trusted', async () => {
     const serverIdentity = ed25519KeyPair();
     await server.stop();
     server = new QimServer({ host: '127.0.0.1', port, identity: serverIdentity, limits: { heartbeatMs: 100, leaseMs: 1000 } });
@@ -140,7 +140,13 @@ describe('qim chat client', () => {
     const peerPins = { get: (n: string) => pins.get(n), pin: (n: string, k: Buffer) => void pins.set(n, k) };
     const alice = await qim('alice', { peerPins });
     const bob = await qim('bob');
-    await until(() => pins.has('bob'), "alice to pin bob's key");
+    await until(() => alice.contact('bob') !== undefined, 'bob listed');
+    // The list carries fingerprints only: bob's key is fetched and pinned when alice first writes.
+    expect(alice.contact('bob')?.fingerprint).toBe(bob.fingerprint);
+    expect(pins.has('bob')).toBe(false);
+    const hello = nextEvent<ChatMessage>(bob, 'message');
+    alice.send('bob', 'hello');
+    expect((await hello).text).toBe('hello');
     expect(pins.get('bob')?.equals(bob.options.identity.publicKey)).toBe(true);
 
     // The server forgets its accounts (a new machine, or a server that lies), and someone else
@@ -159,7 +165,7 @@ describe('qim chat client', () => {
     impostor.on('message', (m) => atImpostor.push(m.text));
 
     alice.trust('bob');
-    expect(pins.get('bob')?.equals(impostor.options.identity.publicKey)).toBe(true);
+    await until(() => pins.get('bob')?.equals(impostor.options.identity.publicKey) === true, 'the new key pinned');
     expect(alice.contact('bob')?.keyChanged).toBeUndefined();
     alice.send('bob', 'sentinel');
     await until(() => atImpostor.includes('sentinel'), 'the sentinel after trusting');

@@ -99,7 +99,7 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
             name: fc.constantFrom('bob', '张三', 'Li Lei'),
             protocol: fc.constantFrom('classic' as const, 'qim' as const),
             status,
-            identity: bytes(32),
+            fingerprint: bytes(16),
             endpoint: arbEndpoint,
             privateEndpoint: arbEndpoint,
           }),

@@ -137,8 +137,11 @@ export type PresenceEntry =
       name: string;
       protocol: 'classic' | 'qim';
       status: Status;
-      /** The identity key; 32 zero bytes for a classic user (who has none). */
-      identity: Buffer;
+      /**
+       * The identity key's fingerprint (the first 16 bytes of its SHA-256; zeros for a classic
+       * user, who has none). The key itself is asked for when needed (KEY-REQUEST).
+       */
+      fingerprint: Buffer;
       /** Where the server sees the user (their public endpoint behind a NAT). */
       endpoint: Endpoint;
       /** Where the user says it is (its LOGIN's endpoint; for a classic user the same). */
@@ -162,13 +165,13 @@ export function presenceEntryBytes(e: PresenceEntry): number {
   const name = 2 + Buffer.byteLength(e.name);
   if (e.op === 'remove') return name;
   const ep = (x: Endpoint): number => (x.address.includes(':') ? 19 : 7);
-  return name + 2 + 32 + ep(e.endpoint) + (sameEndpoint(e.endpoint, e.privateEndpoint) ? 1 : ep(e.privateEndpoint));
+  return name + 2 + 16 + ep(e.endpoint) + (sameEndpoint(e.endpoint, e.privateEndpoint) ? 1 : ep(e.privateEndpoint));
 }
 
 function writeEntry(w: ByteWriter, e: PresenceEntry): void {
   w.u8(e.op === 'upsert' ? 1 : 2).str8(e.name, MAX_NAME_BYTES);
   if (e.op === 'remove') return;
-  w.u8(e.protocol === 'qim' ? 1 : 0).u8(STATUSES.indexOf(e.status)).raw(e.identity).endpoint(e.endpoint);
+  w.u8(e.protocol === 'qim' ? 1 : 0).u8(STATUSES.indexOf(e.status)).raw(e.fingerprint).endpoint(e.endpoint);
   // Most users are where they say they are: a private endpoint equal to the first is one zero byte.
   if (sameEndpoint(e.endpoint, e.privateEndpoint)) w.u8(0);
   else w.endpoint(e.privateEndpoint);
@@ -183,11 +186,11 @@ function readEntry(r: ByteReader): PresenceEntry {
   if (proto > 1) r.fail();
   const status = STATUSES[r.u8()];
   if (status === undefined) r.fail();
-  const identity = r.fixed(32);
+  const fingerprint = r.fixed(16);
   const endpoint = r.endpoint();
   const same = r.peek() === 0;
   if (same) r.u8();
-  return { op: 'upsert', name, protocol: proto === 1 ? 'qim' : 'classic', status: status ?? 'online', identity, endpoint, privateEndpoint: same ? endpoint : r.endpoint() };
+  return { op: 'upsert', name, protocol: proto === 1 ? 'qim' : 'classic', status: status ?? 'online', fingerprint, endpoint, privateEndpoint: same ? endpoint : r.endpoint() };
 }
 
 /** The bytes of a session message that its MAC covers (all but the MAC itself). */
