@@ -55,6 +55,22 @@ describe('qim protocol (v2) codec', () => {
     ['v2/heartbeat', { type: 'heartbeat', session: seq(8, 1), counter: 7, listVersion: 42, mac: seq(16, 0xf0) }],
     ['v2/status', { type: 'status', session: seq(8, 1), counter: 3, status: 'away', mac: seq(16, 0xf0) }],
     ['v2/data', { type: 'data', receiver: 0x01020304, counter: 1, ciphertext: seq(16, 0xe0) }],
+    [
+      'v2/presence',
+      {
+        type: 'presence',
+        epoch: seq(8, 1),
+        fromVersion: 5,
+        toVersion: 7,
+        part: 0,
+        parts: 1,
+        entries: [
+          { op: 'upsert', name: 'bob', protocol: 'qim', status: 'away', fingerprint: seq(16, 0xa0), endpoint: { address: '192.0.2.7', port: 4000 }, privateEndpoint: { address: '192.0.2.7', port: 4000 } },
+          { op: 'remove', name: 'eve' },
+        ],
+        signature: seq(64, 0xc0),
+      },
+    ],
   ];
 
   it.each(golden)('matches the golden bytes of %s', (name, m) => {
