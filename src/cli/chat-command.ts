@@ -6,7 +6,7 @@ import { QimClient } from '../client/client.js';
 import { defaultProfilesRoot, Profile } from '../client/profile.js';
 import { HistoryRecorder } from '../client/history.js';
 import { QimChatClient } from '../client/qim-client.js';
-import type { ChatClient, UiWarning } from '../client/chat-client.js';
+import type { ChatClient, EarlyEvents, UiMessage, UiWarning } from '../client/chat-client.js';
 import { QimError } from '../errors.js';
 import { errorEvent, runLineMode } from './line-mode.js';
 import { runTty } from './tty.js';
@@ -34,8 +34,9 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
   let client: ChatClient & { login(): Promise<unknown> };
   let afterLogin = (): void => {};
   let history: HistoryRecorder | undefined;
-  const early: UiWarning[] = [];
-  const keepEarly = (w: UiWarning): void => void early.push(w);
+  const early: EarlyEvents = { warnings: [], messages: [] };
+  const keepEarly = (w: UiWarning): void => void early.warnings.push(w);
+  const keepEarlyMessage = (m: UiMessage): void => void early.messages.push(m);
   if (opts.protocol === 'classic') {
     client = new QimClient({ server: opts.server, name: opts.name, ...endpointOpts }) as unknown as ChatClient & { login(): Promise<unknown> };
   } else {
@@ -81,6 +82,8 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
     if (interactive) process.stdout.write(`logging in to ${opts.server.host}:${opts.server.port} as ${opts.name}…\n`);
     // Warnings raised while logging in (a peer's key changed) reach the UI once it runs.
     client.on('warning', keepEarly);
+    // So do messages left for us while we were away, which arrive with the login.
+    client.on('message', keepEarlyMessage);
     loggingIn = client.login();
     await loggingIn;
     afterLogin();
@@ -91,6 +94,7 @@ export async function runChat(opts: ChatCommandOptions): Promise<number> {
   }
   try {
     client.off?.('warning', keepEarly);
+    client.off?.('message', keepEarlyMessage);
     if (interactive) await runTty(client, serverText, history, early);
     else await runLineMode(client, process.stdin, process.stdout, history, early);
   } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import type { ChatClient, UiContact, UiWarning } from '../client/chat-client.js';
+import type { ChatClient, EarlyEvents, UiContact, UiMessage, UiWarning } from '../client/chat-client.js';
 import type { HistoryRecorder } from '../client/history.js';
 import { QimError } from '../errors.js';
 import { formatEndpoint } from '../protocol/endpoint.js';
@@ -37,7 +37,7 @@ export async function runLineMode(
   input: Readable,
   output: Writable,
   history?: HistoryRecorder,
-  earlyWarnings: readonly UiWarning[] = [],
+  early: EarlyEvents = { warnings: [], messages: [] },
 ): Promise<void> {
   const emit = (e: LineEvent): void => {
     output.write(`${JSON.stringify(e)}\n`);
@@ -53,11 +53,12 @@ export async function runLineMode(
   const warn = (w: UiWarning): void => emit({ event: 'warning', code: w.code, ...(w.peer !== undefined ? { peer: w.peer } : {}), message: w.message });
   client.on('warning', warn);
   client.on('left', ({ name }) => emit({ event: 'left', name }));
-  client.on('message', (m) =>
-    emit({ event: 'message', from: m.from, text: m.text, sentAt: m.sentAt, receivedAt: m.receivedAt.toISOString(), encrypted: m.encrypted ?? false }),
-  );
+  const message = (m: UiMessage): void =>
+    emit({ event: 'message', from: m.from, text: m.text, sentAt: m.sentAt, receivedAt: m.receivedAt.toISOString(), encrypted: m.encrypted ?? false });
+  client.on('message', message);
   list();
-  for (const w of earlyWarnings) warn(w);
+  for (const w of early.warnings) warn(w);
+  for (const m of early.messages) message(m);
 
   const rl = createInterface({ input, crlfDelay: Infinity, terminal: false });
   try {

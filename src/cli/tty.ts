@@ -4,7 +4,7 @@
  * open; the prompt names the open conversation and the unread count of the others.
  */
 import { createInterface, type Interface } from 'node:readline';
-import type { ChatClient, UiContact, UiWarning } from '../client/chat-client.js';
+import type { ChatClient, EarlyEvents, UiContact, UiMessage } from '../client/chat-client.js';
 import { Conversations, type ChatLine } from '../client/conversations.js';
 import type { HistoryRecorder } from '../client/history.js';
 import { QimError } from '../errors.js';
@@ -25,7 +25,7 @@ const TYPING_REFRESH_MS = 3000;
  * Runs the terminal UI over a client that is already online; resolves after `/quit` or Ctrl-D.
  * With a history recorder, messages are kept in the profile and `/open` shows earlier ones.
  */
-export async function runTty(client: ChatClient, serverText: string, history?: HistoryRecorder, earlyWarnings: readonly UiWarning[] = []): Promise<void> {
+export async function runTty(client: ChatClient, serverText: string, history?: HistoryRecorder, early: EarlyEvents = { warnings: [], messages: [] }): Promise<void> {
   const conversations = new Conversations();
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true, historySize: 200 });
   /** Who is typing to us now. */
@@ -63,7 +63,7 @@ export async function runTty(client: ChatClient, serverText: string, history?: H
     else if (d.state === 'stored') say(dim(`  ✉ ${safe(d.to)} is offline: kept for them (sealed) until they log in`));
     else if (d.state === 'delivered' && conversations.open === d.to) say(dim(`  ✓ delivered to ${safe(d.to)}`));
   });
-  client.on('message', (m) => {
+  const message = (m: UiMessage): void => {
     typing.delete(m.from);
     const line: ChatLine = { direction: 'in', peer: m.from, text: m.text, at: m.receivedAt, sentAt: m.sentAt };
     conversations.add(line);
@@ -74,7 +74,8 @@ export async function runTty(client: ChatClient, serverText: string, history?: H
       say(`${yellow('●')} ${show(line)}  ${dim(`(${unread} unread from ${safe(m.from)} · /open ${safe(m.from)})`)}`);
       process.stdout.write('\x07'); // the terminal's own notification: a bell
     }
-  });
+  };
+  client.on('message', message);
 
   // Tell the open conversation's peer we are typing: on the first key of a line, then at most every
   // few seconds; and that we stopped when the line is sent or cleared.
@@ -113,7 +114,8 @@ export async function runTty(client: ChatClient, serverText: string, history?: H
 
   say(`${bold('qim')} — ${safe(client.name)} at ${formatEndpoint(client.endpoint)}, server ${serverText}. /help for commands.`);
   say(whoText(client));
-  for (const w of earlyWarnings) say(yellow(`⚠ ${safe(w.message)}`));
+  for (const w of early.warnings) say(yellow(`⚠ ${safe(w.message)}`));
+  for (const m of early.messages) message(m);
   prompt();
   rl.prompt();
 

@@ -34,6 +34,13 @@ export interface UiDelivery {
   readonly state: 'delivered' | 'failed' | 'sent' | 'stored';
 }
 
+/** What happened while logging in, before a UI listened: shown once it does. */
+export interface EarlyEvents {
+  readonly warnings: UiWarning[];
+  /** Messages that waited at the server for us (they arrive with the login). */
+  readonly messages: UiMessage[];
+}
+
 export interface UiWarning {
   readonly code: string;
   readonly peer?: string;
@@ -62,4 +69,5 @@ export interface ChatClient {
   on(event: 'typing', fn: (t: { from: string; typing: boolean }) => void): unknown;
   on(event: 'path', fn: (p: { name: string; path: 'direct' | 'punched' | 'relayed' }) => void): unknown;
   off?(event: 'warning', fn: (w: UiWarning) => void): unknown;
+  off?(event: 'message', fn: (m: UiMessage) => void): unknown;
 }

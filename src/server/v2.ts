@@ -38,6 +38,11 @@ interface Session {
   readonly macKey: Buffer;
   endpoint: Endpoint;
   counter: number;
+  /**
+   * The counter of the last list request over TCP, checked apart: a TCP request is made before its
+   * connection opens, so datagrams sent meanwhile may reach the server first with later counters.
+   */
+  tcpCounter: number;
   expires: number;
   status: Status;
 }
@@ -232,6 +237,7 @@ export class V2Handler {
       macKey: controlKey(shared, bytes),
       endpoint: from,
       counter: 0,
+      tcpCounter: 0,
       expires: this.#deps.now() + ctx.limits.leaseMs,
       status: m.status,
     };
@@ -304,6 +310,14 @@ export class V2Handler {
     if (!timingSafeEqual(mac, m.mac)) {
       ctx.drop('bad-mac', from, bytes.length, transport);
       return undefined;
+    }
+    if (transport === 'tcp') {
+      if (m.counter <= s.tcpCounter) {
+        ctx.drop('replayed', from, bytes.length, transport);
+        return undefined;
+      }
+      s.tcpCounter = m.counter;
+      return s;
     }
     if (m.counter <= s.counter) {
       ctx.drop('replayed', from, bytes.length, transport);
