@@ -8,7 +8,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { QimServer } from '../src/server/server.js';
 import { RedisBackplane } from '../src/server/cluster/redis.js';
 import type { ServerLimits } from '../src/server/options.js';
@@ -113,6 +115,9 @@ function memoryAfterGc(): Memory {
   if (gc === undefined) throw new Error('run the server child with --expose-gc');
   gc();
   gc();
+  // QIM_HEAP_SNAPSHOT=DIR: a heap snapshot of the server at each measurement, to see where memory goes.
+  const dir = process.env.QIM_HEAP_SNAPSHOT;
+  if (dir !== undefined && dir !== '') writeHeapSnapshot(join(dir, `server-${process.pid}-${Date.now()}.heapsnapshot`));
   const m = process.memoryUsage();
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
 }

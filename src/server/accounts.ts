@@ -8,7 +8,10 @@
 export interface AccountStore {
   /** The key bound to `name`, if any. */
   keyFor(name: string): Buffer | undefined;
-  /** Binds `name` to `key` unless it is bound already; returns the key now bound. */
+  /**
+   * Binds `name` to `key` unless it is bound already; returns the key now bound. A store in
+   * memory keeps `key` itself: pass a buffer of its own (see ownBytes), not a slice of a pool.
+   */
   bind(name: string, key: Buffer): Buffer;
   close(): void;
 }
@@ -24,7 +27,7 @@ export class MemoryAccounts implements AccountStore {
   bind(name: string, key: Buffer): Buffer {
     const bound = this.#keys.get(name);
     if (bound !== undefined) return bound;
-    this.#keys.set(name, Buffer.from(key));
+    this.#keys.set(name, key);
     return key;
   }
 

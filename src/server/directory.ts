@@ -15,6 +15,8 @@ export interface OnlineUser {
   readonly since: number;
   /** The Ed25519 identity key (qim users only). */
   readonly identity?: Buffer;
+  /** The identity key's fingerprint, as the online list carries it (computed once, at login). */
+  readonly fingerprint?: Buffer;
   /** Classic users are always `online`; an `invisible` user is listed to nobody. */
   readonly status: Status;
   /** The endpoint the user reported (a qim LOGIN's, behind a NAT); absent when it is `endpoint`. */

@@ -4,6 +4,9 @@
  * ciphertext it cannot open. In memory by default; SQLite in the server's data folder
  * (`offline.db`), so messages survive a restart.
  */
+import { ownBytes } from '../protocol/v2/bytes.js';
+
+const PREKEY_BYTES = 32;
 
 /** One waiting message. */
 export interface StoredOffline {
@@ -46,16 +49,18 @@ export interface OfflineStore {
 }
 
 export class MemoryOffline implements OfflineStore {
-  readonly #prekeys = new Map<string, { prekey: Buffer; signature: Buffer }>();
+  /** Each user's prekey and its signature, in one buffer of its own (see ownBytes). */
+  readonly #prekeys = new Map<string, Buffer>();
   readonly #boxes = new Map<string, Map<number, StoredOffline>>();
   readonly #receipts = new Map<string, Map<number, PendingReceipt>>();
 
   setPrekey(name: string, prekey: Buffer, signature: Buffer): void {
-    this.#prekeys.set(name, { prekey: Buffer.from(prekey), signature: Buffer.from(signature) });
+    this.#prekeys.set(name, ownBytes(Buffer.concat([prekey, signature])));
   }
 
   prekey(name: string): { prekey: Buffer; signature: Buffer } | undefined {
-    return this.#prekeys.get(name);
+    const both = this.#prekeys.get(name);
+    return both === undefined ? undefined : { prekey: both.subarray(0, PREKEY_BYTES), signature: both.subarray(PREKEY_BYTES) };
   }
 
   put(m: StoredOffline, maxPerRecipient: number): PutResult {

@@ -4,7 +4,7 @@ import { isPort } from '../protocol/endpoint.js';
 import { randomBytes } from 'node:crypto';
 import { MemoryAccounts, type AccountStore } from './accounts.js';
 import type { Backplane } from './cluster/backplane.js';
-import { MemoryBackplane } from './cluster/memory.js';
+import { SoloBackplane } from './cluster/memory.js';
 import { MemoryOffline, type OfflineStore } from './offline.js';
 
 /**
@@ -128,7 +128,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     identity: o.identity ?? ed25519KeyPair(),
     accounts: o.accounts ?? new MemoryAccounts(),
     offline: o.offline ?? new MemoryOffline(),
-    backplane: o.backplane ?? new MemoryBackplane(),
+    backplane: o.backplane ?? new SoloBackplane(),
     instance: o.instance ?? randomBytes(6).toString('hex'),
   };
 }

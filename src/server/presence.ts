@@ -48,7 +48,7 @@ export function entryFor(user: OnlineUser): PresenceEntry {
     name: user.name,
     protocol: user.protocol,
     status: user.status,
-    fingerprint: fingerprintOf(user.identity),
+    fingerprint: user.fingerprint ?? fingerprintOf(user.identity),
     endpoint: user.endpoint,
     privateEndpoint: user.privateEndpoint ?? user.endpoint,
   };

@@ -3,9 +3,10 @@
  * cookie, signed logins bound to their keys on first use, sessions with MAC'd heartbeats and
  * leases, and logouts only by the session's holder.
  */
+import { ownBytes } from '../protocol/v2/bytes.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { controlKey, sessionMac, trailingMac } from '../crypto/control.js';
-import { sign, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
+import { FINGERPRINT_BYTES, fingerprintBytes, sign, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
 import {
@@ -32,7 +33,8 @@ export const RefuseCode = { BadName: 1, KeyMismatch: 2, NameTaken: 3, ServerFull
 
 /** One logged-in qim user's session. */
 interface Session {
-  readonly id: Buffer;
+  /** The session id, in hex (a string costs less to keep than a Buffer, and keys the session map). */
+  readonly id: string;
   readonly name: string;
   readonly identity: Buffer;
   readonly macKey: Buffer;
@@ -224,16 +226,23 @@ export class V2Handler {
       ctx.drop('bad-key', from, bytes.length);
       return;
     }
-    this.#deps.accounts.bind(m.name, m.identity);
+    // Kept for the whole session: the key and its fingerprint in one buffer of their own (not a
+    // slice pinning a shared 8 KiB pool slab).
+    const kept = Buffer.allocUnsafeSlow(32 + FINGERPRINT_BYTES);
+    kept.set(this.#deps.accounts.keyFor(m.name) ?? m.identity);
+    const identity = kept.subarray(0, 32);
+    fingerprintBytes(identity).copy(kept, 32);
+    const fingerprint = kept.subarray(32);
+    this.#deps.accounts.bind(m.name, identity);
     this.#lastLogin.set(m.name, m.time);
     const previous = this.#byName.get(m.name);
     // The same key again (a restart, a new network): the new session replaces the old one.
     if (previous !== undefined) this.#forget(previous);
     const before: Seen = previous === undefined ? undefined : { endpoint: previous.endpoint, status: previous.status, privateEndpoint: holder?.privateEndpoint };
     const session: Session = {
-      id: randomBytes(8),
+      id: randomBytes(8).toString('hex'),
       name: m.name,
-      identity: m.identity,
+      identity,
       macKey: controlKey(shared, bytes),
       endpoint: from,
       counter: 0,
@@ -241,9 +250,9 @@ export class V2Handler {
       expires: this.#deps.now() + ctx.limits.leaseMs,
       status: m.status,
     };
-    this.#sessions.set(session.id.toString('hex'), session);
+    this.#sessions.set(session.id, session);
     this.#byName.set(m.name, session);
-    ctx.directory.add({ name: m.name, endpoint: from, privateEndpoint: m.endpoint, protocol: 'qim', since: Date.now(), identity: m.identity, status: m.status });
+    ctx.directory.add({ name: m.name, endpoint: from, privateEndpoint: m.endpoint, protocol: 'qim', since: Date.now(), identity, fingerprint, status: m.status });
     if (previous === undefined) {
       ctx.counters.logins++;
       ctx.emit('login', { name: m.name, endpoint: from, protocol: 'qim' });
@@ -252,7 +261,7 @@ export class V2Handler {
 
     const welcome: Msg<'welcome'> = {
       type: 'welcome',
-      session: session.id,
+      session: Buffer.from(session.id, 'hex'),
       leaseMs: ctx.limits.leaseMs,
       heartbeatMs: ctx.limits.heartbeatMs,
       listVersion: this.#deps.presence.version,
@@ -288,7 +297,7 @@ export class V2Handler {
     // confirms a STATUS (same counter).
     if (m.type === 'heartbeat' && this.#mail.has(s.name)) void this.#flushOffline(s).catch(() => undefined);
     const listVersion = this.#deps.presence.version;
-    const ack: Msg<'heartbeat-ack'> = { type: 'heartbeat-ack', session: s.id, counter: m.counter, listVersion, mac: Buffer.alloc(16) };
+    const ack: Msg<'heartbeat-ack'> = { type: 'heartbeat-ack', session: m.session, counter: m.counter, listVersion, mac: Buffer.alloc(16) };
     const out = encodeV2(ack);
     sessionMac(s.macKey, out).copy(out, SESSION_MAC_OFFSET);
     this.#ctx.send(out, from);
@@ -311,6 +320,8 @@ export class V2Handler {
       ctx.drop('bad-mac', from, bytes.length, transport);
       return undefined;
     }
+    // The session speaks: its WELCOME arrived, and need not be kept for a LOGIN sent again.
+    this.#welcomes.delete(s.name);
     if (transport === 'tcp') {
       if (m.counter <= s.tcpCounter) {
         ctx.drop('replayed', from, bytes.length, transport);
@@ -345,7 +356,7 @@ export class V2Handler {
   #introduce(m: Msg<'introduce'>, bytes: Buffer, from: Endpoint): void {
     const s = this.#authenticate(m, bytes, from, 'udp');
     if (s === undefined) return;
-    if (!this.#introductions.take(s.id.toString('hex'))) return this.#ctx.drop('rate-limited', from, bytes.length);
+    if (!this.#introductions.take(s.id)) return this.#ctx.drop('rate-limited', from, bytes.length);
     const peer = this.#byName.get(m.peer);
     const self = this.#ctx.directory.byName(s.name);
     if (peer === undefined || peer === s || peer.status === 'invisible' || self === undefined) return this.#ctx.drop('unknown-peer', from, bytes.length);
@@ -471,7 +482,7 @@ export class V2Handler {
   }
 
   #forget(s: Session): void {
-    this.#sessions.delete(s.id.toString('hex'));
+    this.#sessions.delete(s.id);
     if (this.#byName.get(s.name) === s) this.#byName.delete(s.name);
   }
 

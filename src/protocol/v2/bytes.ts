@@ -8,6 +8,17 @@ import { isIPv4 } from 'node:net';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * A copy of `bytes` in a memory block of its own. Small buffers made by Buffer.from() are slices of
+ * a shared 8 KiB pool, and one kept for long (a user's key, for a whole session) keeps its whole
+ * slab alive: a server holding a key per user would hold a slab per few users.
+ */
+export function ownBytes(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
 /** Reads fields from a byte array, failing softly. */
 export class ByteReader {
   #at = 0;

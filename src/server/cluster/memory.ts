@@ -91,3 +91,19 @@ export class MemoryBackplane implements Backplane {
     this.hub.sweep(Date.now());
   }
 }
+
+/**
+ * The backplane of a server on its own (no `--redis`): there is nobody to tell, so it keeps
+ * nothing. (A MemoryBackplane would keep a copy of every user for other instances that never come.)
+ */
+export class SoloBackplane implements Backplane {
+  join(): Promise<JoinSnapshot> {
+    return Promise.resolve({ users: [], bindings: [] });
+  }
+
+  publish(): void {}
+
+  leave(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -14,6 +14,7 @@
  * it sees every change once and in order, its own excepted. A standalone Redis (or one primary)
  * is assumed: the scripts touch keys they derive.
  */
+import { ownBytes } from '../../protocol/v2/bytes.js';
 import { createClient } from 'redis';
 import type { Backplane, BackplaneTiming, ClusterChange, JoinSnapshot, SharedUser } from './backplane.js';
 import { DEFAULT_BACKPLANE_TIMING } from './backplane.js';
@@ -134,7 +135,7 @@ function fromWire(w: WireUser): SharedUser {
     ...(w.privateEndpoint !== undefined ? { privateEndpoint: { address: w.privateEndpoint.address, port: w.privateEndpoint.port } } : {}),
     protocol: w.protocol,
     status: w.status,
-    ...(typeof w.identity === 'string' ? { identity: Buffer.from(w.identity, 'hex') } : {}),
+    ...(typeof w.identity === 'string' ? { identity: ownBytes(Buffer.from(w.identity, 'hex')) } : {}),
     since: w.since,
     instance: w.instance,
   };
@@ -149,7 +150,7 @@ function parseChange(json: string): ClusterChange | null {
       const reason = c.reason === 'logout' || c.reason === 'replaced' || c.reason === 'expired' ? c.reason : 'instance-lost';
       return { op: 'remove', name: c.name, instance: c.instance, reason };
     }
-    if (c.op === 'bind' && typeof c.name === 'string' && typeof c.key === 'string') return { op: 'bind', name: c.name, key: Buffer.from(c.key, 'hex') };
+    if (c.op === 'bind' && typeof c.name === 'string' && typeof c.key === 'string') return { op: 'bind', name: c.name, key: ownBytes(Buffer.from(c.key, 'hex')) };
   } catch {
     // fall through
   }
@@ -222,7 +223,7 @@ export class RedisBackplane implements Backplane {
       .map((json) => fromWire(JSON.parse(json) as WireUser))
       .filter((u) => u.instance !== instance);
     const bindings = Object.entries((await client.hGetAll(this.#key('accounts'))) as Record<string, string>).map(
-      ([name, hex]): [string, Buffer] => [name, Buffer.from(hex, 'hex')],
+      ([name, hex]): [string, Buffer] => [name, ownBytes(Buffer.from(hex, 'hex'))],
     );
     this.#reading = this.#read(from, onChange);
     this.#renew = setInterval(() => void this.#renewAndSweep().catch(onError), this.#timing.renewMs);
