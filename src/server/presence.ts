@@ -92,6 +92,8 @@ export class PresenceHub {
   /** Users who asked for the whole list while a batch was gathering: they get it at the flush. */
   readonly #waiting = new Map<string, Endpoint>();
   #waitingTcp: ((datagrams: readonly Buffer[]) => void)[] = [];
+  /** Users who get the next batch within their snapshot: not sent it on its own. */
+  readonly #skip = new Set<string>();
 
   constructor(
     private readonly ctx: ServerContext,
@@ -138,15 +140,20 @@ export class PresenceHub {
   sendSnapshot(to: Endpoint): void {
     if (this.#pending.length > 0) {
       this.#waiting.set(endpointKey(to), to);
+      this.#skip.add(endpointKey(to));
       return;
     }
     for (const bytes of this.#snapshotDatagrams()) this.ctx.send(bytes, to);
   }
 
-  /** The same for a request over TCP: `answer` gets the snapshot's datagrams, now or at the flush. */
-  whenSnapshot(answer: (datagrams: readonly Buffer[]) => void): void {
-    if (this.#pending.length > 0) this.#waitingTcp.push(answer);
-    else answer(this.#snapshotDatagrams());
+  /**
+   * The same for a request over TCP from the user at `from` (its UDP endpoint): `answer` gets the
+   * snapshot's datagrams, now or at the flush.
+   */
+  whenSnapshot(answer: (datagrams: readonly Buffer[]) => void, from?: Endpoint): void {
+    if (this.#pending.length === 0) return answer(this.#snapshotDatagrams());
+    this.#waitingTcp.push(answer);
+    if (from !== undefined) this.#skip.add(endpointKey(from));
   }
 
   /**
@@ -172,11 +179,13 @@ export class PresenceHub {
     this.#pending = [];
     this.#published = this.#version;
     const waiting = this.#waiting;
-    const skip = waiting.size > 0;
+    const skip = this.#skip;
+    const skipping = skip.size > 0;
     for (const to of this.recipients()) {
-      if (skip && waiting.has(endpointKey(to))) continue;
+      if (skipping && skip.has(endpointKey(to))) continue;
       for (const bytes of datagrams) this.ctx.send(bytes, to);
     }
+    skip.clear();
     if (waiting.size > 0 || this.#waitingTcp.length > 0) {
       const snapshot = this.#snapshotDatagrams();
       for (const to of waiting.values()) for (const bytes of snapshot) this.ctx.send(bytes, to);
@@ -194,6 +203,7 @@ export class PresenceHub {
     const tcp = this.#waitingTcp;
     this.#waitingTcp = [];
     this.#waiting.clear();
+    this.#skip.clear();
     for (const answer of tcp) answer([]);
   }
 

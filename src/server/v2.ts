@@ -158,8 +158,9 @@ export class V2Handler {
       this.#ctx.drop(decoded.ok ? 'unexpected' : decoded.reason, from, bytes.length, 'tcp');
       return false;
     }
-    if (this.#authenticate(decoded.value, bytes, from, 'tcp') === undefined) return false;
-    this.#deps.presence.whenSnapshot(answer);
+    const s = this.#authenticate(decoded.value, bytes, from, 'tcp');
+    if (s === undefined) return false;
+    this.#deps.presence.whenSnapshot(answer, s.endpoint);
     return true;
   }
 

@@ -71,7 +71,7 @@ export class TcpListener {
       const fail = (err: Error): void => reject(err);
       server.once('error', fail);
       // `::` accepts IPv4 too (ipv6Only false); on hosts without IPv6 it falls back below.
-      server.listen({ host, port: options.port, ipv6Only: false, exclusive: true, backlog: 1024 }, () => {
+      server.listen({ host, port: options.port, ipv6Only: false, exclusive: true, backlog: 4096 }, () => {
         server.off('error', fail);
         resolve();
       });
@@ -80,7 +80,7 @@ export class TcpListener {
       if (host !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ host: '0.0.0.0', port: options.port, backlog: 1024 }, () => resolve());
+        server.listen({ host: '0.0.0.0', port: options.port, backlog: 4096 }, () => resolve());
       });
     });
     server.on('error', () => {}); // accept errors (EMFILE) must not end the process
