@@ -86,7 +86,7 @@ export interface ServerOptions {
   readonly offline?: OfflineStore;
   /**
    * What this instance shares with the other instances of a cluster (`RedisBackplane`); a
-   * `MemoryBackplane` of its own when omitted (a lone server).
+   * `SoloBackplane`, which shares nothing, when omitted (a lone server).
    */
   readonly backplane?: Backplane;
   /** This instance's id in the cluster; random when omitted (a restarted instance is a new one). */
