@@ -327,7 +327,7 @@ export class V2User extends BaseUser {
    * The whole list over TCP (single-flight; after WELCOME, or on a gap: `counted`); on failure a
    * LIST-REQUEST over UDP, as ServerLink.
    */
-  #resync(counted = true): void {
+  #resync(counted = true, tries = 2): void {
     if (this.#resyncing || this.#state !== 'online') return;
     this.#resyncing = true;
     const macKey = this.#macKey;
@@ -349,6 +349,9 @@ export class V2User extends BaseUser {
       if (frames !== null && first !== undefined && presenceHeader(first, h) && h.fromVersion === 0 && frames.length === h.parts) {
         if (counted) this.stats.resyncTcp++;
         this.#batch(0, h.toVersion, frames);
+      } else if (tries > 1) {
+        // As ServerLink: once more over TCP a moment later, then the list as datagrams.
+        setTimeout(() => this.#resync(counted, tries - 1), 100 + Math.random() * 300);
       } else {
         if (counted) this.stats.resyncUdp++;
         this.#send(this.#sessionBytes(0x0a));

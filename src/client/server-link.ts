@@ -447,7 +447,12 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   #resync(counted = true): void {
     if (this.#resyncing || this.#state !== 'online') return;
     this.#resyncing = true;
+    // A busy server may turn the connection away (its limit of connections at once): once more a
+    // moment later, before the whole list comes as datagrams.
+    const again = (ok: boolean): Promise<boolean> =>
+      ok || this.#state !== 'online' ? Promise.resolve(ok) : new Promise((r) => setTimeout(r, 100 + Math.random() * 300)).then(() => this.#fetchOverTcp());
     void this.#fetchOverTcp()
+      .then(again)
       .then((ok) => {
         if (ok) {
           if (counted) this.resyncs.tcp++;
