@@ -8,7 +8,8 @@ import { x25519KeyPair } from '../../src/crypto/keys.js';
 import { encodeV2 } from '../../src/protocol/v2/messages.js';
 import { SqliteAccounts } from '../../src/server/accounts.js';
 import { QimServer, type ServerOptions } from '../../src/index.js';
-import { RawPeer, rawLogin } from '../helpers/raw-peer.js';
+import { RawPeer, rawLogin, tcpExchange } from '../helpers/raw-peer.js';
+import { frameDatagrams, splitFrames } from '../../src/protocol/v2/stream.js';
 import { V2Peer } from '../helpers/v2-peer.js';
 import { nextEvent, until } from '../helpers/wait.js';
 
@@ -180,6 +181,20 @@ describe('qim protocol server', () => {
     await p.send(p.sessionBytes('heartbeat'));
     expect(await p.next('heartbeat-ack')).toMatchObject({ counter: 1 });
     expect(server.users().map((u) => `${u.name}@${u.endpoint.address}`)).toEqual(['alice@127.0.0.1']);
+  });
+
+  it('checks the counters of TCP list requests among themselves: a datagram that overtook one does not make it a replay', async () => {
+    const p = await v2peer();
+    await p.login('alice');
+    const request = p.sessionBytes('list-request', 2); // made first, as a client does before its connection opens
+    await p.send(p.sessionBytes('heartbeat', 5)); // arrives first
+    await p.next('heartbeat-ack');
+    const frames = splitFrames(await tcpExchange(port, { send: frameDatagrams([request]) }));
+    expect(frames?.length).toBeGreaterThan(0);
+    expect(frames?.every((f) => p.fromServer(f))).toBe(true);
+    // The same request again is a replay, over TCP too.
+    expect((await tcpExchange(port, { send: frameDatagrams([request]) })).length).toBe(0);
+    expect(server.counters.drops.replayed).toBe(1);
   });
 
   it('expires a user who stops heartbeating, and tells classic users', async () => {
