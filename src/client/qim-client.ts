@@ -136,6 +136,8 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
    * carries only fingerprints, and a key is used only while it matches the one listed.
    */
   readonly #keys = new Map<string, Buffer>();
+  /** The last key hashed per contact, with its fingerprint (see #fingerprintOf). */
+  readonly #hashed = new Map<string, { key: Buffer; fingerprint: Buffer }>();
   /** Messages waiting for a key lookup, per name. */
   readonly #keyWaits = new Map<string, number>();
   /** Key lookups at the server in flight, one per name. */
@@ -325,9 +327,18 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
   /** The key of a listed qim contact, if known (learned this run, or pinned) and still the one listed. */
   #keyFor(c: QimContact): Buffer | undefined {
     for (const k of [this.#keys.get(c.name), this.options.peerPins?.get(c.name)]) {
-      if (k !== undefined && fingerprintBytes(k).equals(c.fingerprint)) return k;
+      if (k !== undefined && this.#fingerprintOf(c.name, k).equals(c.fingerprint)) return k;
     }
     return undefined;
+  }
+
+  /** A contact's key's fingerprint, hashed once per key rather than at every message sent. */
+  #fingerprintOf(name: string, key: Buffer): Buffer {
+    const hashed = this.#hashed.get(name);
+    if (hashed !== undefined && hashed.key.equals(key)) return hashed.fingerprint;
+    const fingerprint = fingerprintBytes(key);
+    this.#hashed.set(name, { key, fingerprint });
+    return fingerprint;
   }
 
   /** Asks the server for a contact's key (once at a time per name); null unless it matches the list. */
@@ -654,7 +665,7 @@ export class QimChatClient extends EventEmitter<QimChatEvents> {
     const pins = this.options.peerPins;
     if (pins === undefined || c.protocol !== 'qim') return true;
     const pinned = pins.get(c.name);
-    if (pinned === undefined || fingerprintBytes(pinned).equals(c.fingerprint) || this.#trusted.get(c.name)?.equals(c.fingerprint) === true) {
+    if (pinned === undefined || this.#fingerprintOf(c.name, pinned).equals(c.fingerprint) || this.#trusted.get(c.name)?.equals(c.fingerprint) === true) {
       this.#changed.delete(c.name);
       return true;
     }

@@ -128,6 +128,17 @@ export function fingerprintBytes(publicKey: Uint8Array): Buffer {
   return createHash('sha256').update(publicKey).digest().subarray(0, FINGERPRINT_BYTES);
 }
 
+/**
+ * A public key and its fingerprint, to keep for long (a server keeps one per user online): both
+ * in one buffer of their own, not slices of Node's shared 8 KiB pool (one kept slice pins a slab).
+ */
+export function keyWithFingerprint(publicKey: Uint8Array): { key: Buffer; fingerprint: Buffer } {
+  const kept = Buffer.allocUnsafeSlow(publicKey.length + FINGERPRINT_BYTES);
+  kept.set(publicKey);
+  fingerprintBytes(publicKey).copy(kept, publicKey.length);
+  return { key: kept.subarray(0, publicKey.length), fingerprint: kept.subarray(publicKey.length) };
+}
+
 /** Fingerprint bytes as people compare them: eight groups of four hex digits. */
 export function formatFingerprint(bytes: Uint8Array): string {
   const hex = Buffer.from(bytes).toString('hex');

@@ -15,7 +15,10 @@ export interface OnlineUser {
   readonly since: number;
   /** The Ed25519 identity key (qim users only). */
   readonly identity?: Buffer;
-  /** The identity key's fingerprint, as the online list carries it (computed once, at login). */
+  /**
+   * The identity key's fingerprint, as the online list carries it (computed once, where the key
+   * comes in: see keyWithFingerprint); present exactly when `identity` is.
+   */
   readonly fingerprint?: Buffer;
   /** Classic users are always `online`; an `invisible` user is listed to nobody. */
   readonly status: Status;

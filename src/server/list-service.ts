@@ -18,7 +18,7 @@ import type { ServerContext } from './context.js';
 /** How many unclaimed list fetches one address may hold (retransmitted logins each grant one). */
 const MAX_PENDING_PER_ADDRESS = 16;
 /** How long a connection from an address granted a classic fetch may stay silent before it counts as classic. */
-export const CLASSIC_SILENCE_MS = 100;
+const CLASSIC_SILENCE_MS = 100;
 
 interface Pending {
   count: number;
@@ -37,7 +37,8 @@ export class ListService {
   readonly #pending = new Map<string, Pending>();
   readonly #sweep: NodeJS.Timeout;
   readonly #qim: QimTcpHandler;
-  #framedCache = new WeakMap<readonly Buffer[], Buffer>();
+  /** The last answer framed, and its frames. */
+  #lastFramed: { datagrams: readonly Buffer[]; framed: Buffer } | null = null;
 
   constructor(ctx: ServerContext, qim: QimTcpHandler) {
     this.#ctx = ctx;
@@ -68,7 +69,7 @@ export class ListService {
     let buffered = Buffer.alloc(0);
     let done = false;
     let classic: NodeJS.Timeout | null = null;
-    if (this.#granted(conn.remote.address)) {
+    if (this.#grant(conn.remote.address) !== undefined) {
       classic = setTimeout(() => {
         classic = null;
         if (!this.#claim(conn.remote.address)) return conn.destroy();
@@ -114,12 +115,8 @@ export class ListService {
    * (PresenceHub caches it), so it is framed once: a login storm's fetches are one write each.
    */
   #framed(datagrams: readonly Buffer[]): Buffer {
-    let framed = this.#framedCache.get(datagrams);
-    if (framed === undefined) {
-      framed = frameDatagrams(datagrams);
-      this.#framedCache = new WeakMap([[datagrams, framed]]);
-    }
-    return framed;
+    if (this.#lastFramed?.datagrams !== datagrams) this.#lastFramed = { datagrams, framed: frameDatagrams(datagrams) };
+    return this.#lastFramed.framed;
   }
 
   /** Stops the expiry timer. */
@@ -127,14 +124,15 @@ export class ListService {
     clearInterval(this.#sweep);
   }
 
-  #granted(address: string): boolean {
+  /** The fetches `address` was granted and has not made, if the grant still stands. */
+  #grant(address: string): Pending | undefined {
     const p = this.#pending.get(address);
-    return p !== undefined && p.expires >= Date.now();
+    return p !== undefined && p.expires >= Date.now() ? p : undefined;
   }
 
   #claim(address: string): boolean {
-    const p = this.#pending.get(address);
-    if (p === undefined || p.expires < Date.now()) return false;
+    const p = this.#grant(address);
+    if (p === undefined) return false;
     if (--p.count === 0) this.#pending.delete(address);
     return true;
   }

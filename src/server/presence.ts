@@ -13,7 +13,7 @@
 import { encodeClassic } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { randomBytes } from 'node:crypto';
-import { fingerprintBytes, sign, type KeyPair } from '../crypto/keys.js';
+import { FINGERPRINT_BYTES, sign, type KeyPair } from '../crypto/keys.js';
 import {
   encodeV2,
   MAX_DATAGRAM,
@@ -27,19 +27,8 @@ import {
 import type { ServerContext } from './context.js';
 import type { OnlineUser } from './directory.js';
 
-const NO_FINGERPRINT = Buffer.alloc(16);
-/** Fingerprints by key: a key is hashed once, not at every snapshot that lists its user. */
-const fingerprints = new WeakMap<Buffer, Buffer>();
-
-function fingerprintOf(identity: Buffer | undefined): Buffer {
-  if (identity === undefined) return NO_FINGERPRINT;
-  let f = fingerprints.get(identity);
-  if (f === undefined) {
-    f = fingerprintBytes(identity);
-    fingerprints.set(identity, f);
-  }
-  return f;
-}
+/** What a classic user, who has no key, is listed with. */
+const NO_FINGERPRINT = Buffer.alloc(FINGERPRINT_BYTES);
 
 /** The upsert entry describing an online user. */
 export function entryFor(user: OnlineUser): PresenceEntry {
@@ -48,7 +37,7 @@ export function entryFor(user: OnlineUser): PresenceEntry {
     name: user.name,
     protocol: user.protocol,
     status: user.status,
-    fingerprint: user.fingerprint ?? fingerprintOf(user.identity),
+    fingerprint: user.fingerprint ?? NO_FINGERPRINT,
     endpoint: user.endpoint,
     privateEndpoint: user.privateEndpoint ?? user.endpoint,
   };

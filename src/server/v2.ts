@@ -3,10 +3,9 @@
  * cookie, signed logins bound to their keys on first use, sessions with MAC'd heartbeats and
  * leases, and logouts only by the session's holder.
  */
-import { ownBytes } from '../protocol/v2/bytes.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { controlKey, sessionMac, trailingMac } from '../crypto/control.js';
-import { FINGERPRINT_BYTES, fingerprintBytes, sign, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
+import { keyWithFingerprint, sign, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
 import {
@@ -227,13 +226,8 @@ export class V2Handler {
       ctx.drop('bad-key', from, bytes.length);
       return;
     }
-    // Kept for the whole session: the key and its fingerprint in one buffer of their own (not a
-    // slice pinning a shared 8 KiB pool slab).
-    const kept = Buffer.allocUnsafeSlow(32 + FINGERPRINT_BYTES);
-    kept.set(this.#deps.accounts.keyFor(m.name) ?? m.identity);
-    const identity = kept.subarray(0, 32);
-    fingerprintBytes(identity).copy(kept, 32);
-    const fingerprint = kept.subarray(32);
+    // Kept for the whole session (see keyWithFingerprint).
+    const { key: identity, fingerprint } = keyWithFingerprint(this.#deps.accounts.keyFor(m.name) ?? m.identity);
     this.#deps.accounts.bind(m.name, identity);
     this.#lastLogin.set(m.name, m.time);
     const previous = this.#byName.get(m.name);

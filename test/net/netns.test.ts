@@ -3,7 +3,7 @@
  * and filter as the punching and relay tests assume, and teardown leaves nothing behind.
  */
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { killAllQim } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
 import { buildInternet, NAT_PORTS, useInternet, type Host, type Internet } from './helpers/netns.js';
@@ -32,9 +32,6 @@ describe('the test internet', () => {
   const internet = useInternet({
     nats: [{ kind: 'endpoint-independent' }, { kind: 'symmetric' }, { kind: 'endpoint-independent' }, { kind: 'symmetric' }],
     publicHosts: 2,
-  });
-  afterEach(async () => {
-    await killAllQim();
   });
 
   /** Echo sockets (they answer `seen ADDRESS:PORT`) on the server and both public hosts. */

@@ -3,15 +3,12 @@
  * kept (sealed) by the server, survives the server's restart, and reaches them exactly once when
  * they next log in; the sender sees it stored, then delivered.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { isEvent, killAllQim } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { isEvent } from '../helpers/cli.js';
 import { tempDir, useInternet } from './helpers/netns.js';
 
 describe('offline messages behind NATs', () => {
   const internet = useInternet({ nats: [{ kind: 'endpoint-independent' }, { kind: 'symmetric' }] });
-  afterEach(async () => {
-    await killAllQim();
-  });
 
   it('are delivered exactly once at the next login, across a server restart', { timeout: 120_000 }, async () => {
     const net = internet();

@@ -14,8 +14,8 @@
  * - test/net/offline.test.ts: a message to someone offline is delivered once when they log in,
  *   across a server restart (`net.startServer(['--data', tempDir()])` twice).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { isEvent, killAllQim, type JsonObject, type QimProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { isEvent, type JsonObject, type QimProcess } from '../helpers/cli.js';
 import { useInternet } from './helpers/netns.js';
 
 interface ListedUser {
@@ -33,9 +33,6 @@ async function sees(p: QimProcess, name: string): Promise<JsonObject> {
 
 describe('qim behind NATs', () => {
   const internet = useInternet({ nats: [{ kind: 'endpoint-independent' }, { kind: 'symmetric' }] });
-  afterEach(async () => {
-    await killAllQim();
-  });
 
   it('two clients behind two different NATs log in to a public server and each sees the other', async () => {
     const net = internet();

@@ -4,8 +4,8 @@
  * carries none of their datagrams; a NAT that forgets its bindings, or a client that moves to
  * another network, costs a few heartbeats and no message.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { isEvent, killAllQim, type QimProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { isEvent, type QimProcess } from '../helpers/cli.js';
 import { useInternet } from './helpers/netns.js';
 
 const RELAY_TYPES = new Set([0x30, 0x31]);
@@ -24,9 +24,6 @@ async function chat(from: QimProcess, to: QimProcess, fromName: string, toName: 
 
 describe('hole punching between two NATs', () => {
   const internet = useInternet({ nats: [{ kind: 'endpoint-independent' }, { kind: 'endpoint-independent' }] });
-  afterEach(async () => {
-    await killAllQim();
-  });
 
   it('chats directly after the introduction, with nothing through the relay; survives a NAT that forgets and a move to another network', { timeout: 120_000 }, async () => {
     const net = internet();

@@ -3,8 +3,8 @@
  * destination): two clients chat through the server, which carries only ciphertext, and a capture
  * at the server holds no plaintext of any message.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { isEvent, killAllQim, type QimProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { isEvent, type QimProcess } from '../helpers/cli.js';
 import { useInternet } from './helpers/netns.js';
 
 async function online(p: QimProcess, peer: string): Promise<void> {
@@ -14,9 +14,6 @@ async function online(p: QimProcess, peer: string): Promise<void> {
 
 describe('the relay between two symmetric NATs', () => {
   const internet = useInternet({ nats: [{ kind: 'symmetric' }, { kind: 'symmetric' }] });
-  afterEach(async () => {
-    await killAllQim();
-  });
 
   it('carries the chat both ways as ciphertext only', { timeout: 90_000 }, async () => {
     const net = internet();

@@ -14,6 +14,7 @@
  * it sees every change once and in order, its own excepted. A standalone Redis (or one primary)
  * is assumed: the scripts touch keys they derive.
  */
+import { keyWithFingerprint } from '../../crypto/keys.js';
 import { ownBytes } from '../../protocol/v2/bytes.js';
 import { createClient } from 'redis';
 import type { Backplane, BackplaneTiming, ClusterChange, JoinSnapshot, SharedUser } from './backplane.js';
@@ -129,13 +130,14 @@ function toWire(u: SharedUser): WireUser {
 }
 
 function fromWire(w: WireUser): SharedUser {
+  const kept = typeof w.identity === 'string' ? keyWithFingerprint(Buffer.from(w.identity, 'hex')) : undefined;
   return {
     name: w.name,
     endpoint: { address: w.endpoint.address, port: w.endpoint.port },
     ...(w.privateEndpoint !== undefined ? { privateEndpoint: { address: w.privateEndpoint.address, port: w.privateEndpoint.port } } : {}),
     protocol: w.protocol,
     status: w.status,
-    ...(typeof w.identity === 'string' ? { identity: ownBytes(Buffer.from(w.identity, 'hex')) } : {}),
+    ...(kept !== undefined ? { identity: kept.key, fingerprint: kept.fingerprint } : {}),
     since: w.since,
     instance: w.instance,
   };

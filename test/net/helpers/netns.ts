@@ -39,8 +39,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
-import { isEvent, portOf, startQim, type QimProcess, type StartOptions } from '../../helpers/cli.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { isEvent, killAllQim, portOf, startQim, type QimProcess, type StartOptions } from '../../helpers/cli.js';
 import { startCapture, type NetCapture } from './pcap.js';
 import { killProcessesIn, NS_PREFIX, nsRun, nsSysctl, removeLeftovers, requireNetAdmin, run, type RunOptions } from './sys.js';
 import { startUdpAgent, type UdpAgent } from './udp.js';
@@ -231,13 +231,17 @@ export async function destroyAllInternets(): Promise<void> {
 }
 
 /**
- * For a test file: builds the internet in `beforeAll` and destroys it in `afterAll`; the returned
- * function gives it to the tests.
+ * For a test file: builds the internet in `beforeAll`, ends every qim process after each test, and
+ * destroys the internet in `afterAll`; the returned function gives it to the tests.
  */
 export function useInternet(spec: InternetSpec = {}): () => Internet {
   let net: Internet | undefined;
   beforeAll(async () => {
     net = await buildInternet(spec);
+  });
+  // Every qim process a test started in it ends with the test.
+  afterEach(async () => {
+    await killAllQim();
   });
   afterAll(async () => {
     await net?.destroy();
