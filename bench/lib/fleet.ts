@@ -67,7 +67,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     const count = Math.max(o.minWorkers ?? 1, Math.ceil(o.users / USERS_PER_WORKER));
     const sizes = Array.from({ length: count }, (_, i) => Math.floor(o.users / count) + (i < o.users % count ? 1 : 0));
     for (let i = 0; i < count; i++) {
-      workers.push(await spawnChild('users/worker.ts', `worker-${i}`, { onEvent: (e, d) => o.onEvent?.(i, e, d) }));
+      workers.push(await spawnChild('users/worker.ts', `worker-${i}`, { ...(process.env.QIM_WORKER_PROF ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${process.env.QIM_WORKER_PROF}`] } : {}), onEvent: (e, d) => o.onEvent?.(i, e, d) }));
     }
     let first = 0;
     await Promise.all(

@@ -140,7 +140,7 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
     sizes.sort((a, b) => a - b);
     const neverOnline = results.reduce((n, r) => n + r.onlineAt.filter((v) => !Number.isFinite(v)).length, 0);
     let at = 0;
-    const clientStats = { retries: 0, resyncTcp: 0, resyncUdp: 0, datagramsIn: 0, bytesIn: 0 };
+    const clientStats = { retries: 0, resyncTcp: 0, resyncUdp: 0, holds: 0, datagramsIn: 0, bytesIn: 0 };
     for (const r of results) {
       completeAt.set(r.completeAt, at);
       at += r.completeAt.length;
@@ -232,12 +232,13 @@ export function stormTable(runs: readonly StormRun[]): string {
       `${fmt(r.server.socketDrops)} / ${fmt(r.kernel.rcvbufErrors - r.server.socketDrops)}`,
       fmt(r.clientStats.retries),
       `${fmt(r.clientStats.resyncTcp)} / ${fmt(r.clientStats.resyncUdp)}`,
+      fmt(r.clientStats.holds),
       `${Math.round(r.server.elu * 100)}% / ${Math.round(r.loadGenElu * 100)}%`,
       r.load.replace('load ', ''),
     ];
   });
   return table(
-    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp/udp', 'busy srv/clients', 'load 1/5/15'],
+    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp / udp lists', 'holds taken', 'busy srv/clients', 'load 1/5/15'],
     rows,
   );
 }

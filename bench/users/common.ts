@@ -92,15 +92,17 @@ export interface UserOptions {
 export interface UserStats {
   /** Login attempts beyond the first (timeouts). */
   retries: number;
-  /** Whole-list fetches after the first, over TCP and UDP. */
+  /** Whole-list fetches after a gap over TCP; lists asked for as datagrams (TCP failed), for any reason. */
   resyncTcp: number;
   resyncUdp: number;
+  /** LIST-HOLDs taken (the server held presence in a storm; the list was fetched when it settled). */
+  holds: number;
   datagramsIn: number;
   bytesIn: number;
 }
 
 export function newUserStats(): UserStats {
-  return { retries: 0, resyncTcp: 0, resyncUdp: 0, datagramsIn: 0, bytesIn: 0 };
+  return { retries: 0, resyncTcp: 0, resyncUdp: 0, holds: 0, datagramsIn: 0, bytesIn: 0 };
 }
 
 /** What a user tells its worker: list changes of other users, and its own progress. */

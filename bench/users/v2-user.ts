@@ -13,6 +13,7 @@ import { connect } from 'node:net';
 import { sign, x25519, x25519KeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import { controlKey, sessionMac } from '../../src/crypto/control.js';
 import { defaultRetryDelay } from '../../src/client/server-link.js';
+import { ListHold } from '../../src/client/list-hold.js';
 import { decodeV2, encodeV2, loginSigned, SESSION_MAC_OFFSET } from '../../src/protocol/v2/messages.js';
 import { frameDatagrams, splitFrames } from '../../src/protocol/v2/stream.js';
 import { BaseUser, bindUserSocket, indexOfName, OneWaiter, newUserStats, wallMs, type UserOptions } from './common.js';
@@ -25,6 +26,8 @@ const J = 0x6a; // 'j': churn joiners
 const ATTEMPT_MS = 1000;
 /** Times a LOGIN is sent before the attempt starts again from HELLO (as ServerLink). */
 const LOGIN_SENDS = 3;
+/** TCP fetches turned away before the list comes as datagrams (as ServerLink). */
+const TCP_BUSY_TRIES = 5;
 
 export interface V2UserOptions extends UserOptions {
   readonly identity: KeyPair;
@@ -52,6 +55,8 @@ export class V2User extends BaseUser {
   #timer: NodeJS.Timeout | null = null;
   #beat: NodeJS.Timeout | null = null;
   #resyncing = false;
+  /** A LIST-HOLD in force (as ServerLink): the list is fetched when it ends. */
+  readonly #hold = new ListHold(() => this.#resync(false));
   readonly #parts = new Map<number, (Buffer | undefined)[]>();
   /** Deltas that came while the whole list was on its way (as ServerLink). */
   readonly #held = new Map<number, { to: number; parts: readonly Buffer[] }>();
@@ -87,6 +92,7 @@ export class V2User extends BaseUser {
     this.#state = 'closed';
     if (this.#timer !== null) clearTimeout(this.#timer);
     if (this.#beat !== null) clearTimeout(this.#beat);
+    this.#hold.end();
     this.#socket?.close();
     this.#socket = null;
   }
@@ -130,11 +136,14 @@ export class V2User extends BaseUser {
         if (this.#state === 'login') this.#welcome(bytes);
         else if (bytes[1] === 0x05 && bytes[2] === 6 && this.#state === 'online') this.#hello(); // unknown session
         return;
-      case 0x07: // HEARTBEAT-ACK: the list version it carries reveals a lost delta
-        if (this.#state === 'online' && bytes.length === 38 && bytes.readUInt32BE(18) > this.#version && this.#parts.size === 0) this.#resync();
+      case 0x07: // HEARTBEAT-ACK: the list version it carries reveals a lost delta (not in a hold)
+        if (this.#state === 'online' && bytes.length === 38 && bytes.readUInt32BE(18) > this.#version && this.#parts.size === 0 && !this.#hold.active) this.#resync();
         return;
       case 0x09:
         if (this.#state === 'online') this.#presence(bytes);
+        return;
+      case 0x16: // LIST-HOLD
+        if (this.#state === 'online') this.#onHold(bytes);
         return;
       default:
     }
@@ -200,6 +209,7 @@ export class V2User extends BaseUser {
     this.#version = -1;
     this.#parts.clear();
     this.#held.clear();
+    this.#hold.end();
     this.#state = 'online';
     this.onlineAt = wallMs();
     this.#o.observer.onOnline?.(this);
@@ -263,14 +273,27 @@ export class V2User extends BaseUser {
     } else if (from === this.#version) {
       for (const p of parts) this.#apply(p);
       this.#version = to;
-    } else if (this.#version < 0 || this.#resyncing) {
+    } else if (this.#version < 0 || this.#resyncing || this.#hold.active) {
       if (this.#held.size < 64) this.#held.set(from, { to, parts });
+      if (from > this.#version) this.#hold.settle();
     } else if (from > this.#version) {
       this.#resync();
     }
   }
 
+  /** As ServerLink: a LIST-HOLD (version, wait, spread) ahead of our list is taken. */
+  #onHold(bytes: Buffer): boolean {
+    if (bytes.length !== 82) return false;
+    const version = bytes.readUInt32BE(10);
+    if (version > this.#version) {
+      this.stats.holds++;
+      this.#hold.take(version, bytes.readUInt16BE(14), bytes.readUInt16BE(16));
+    }
+    return true;
+  }
+
   #replace(parts: readonly Buffer[], version: number): void {
+    this.#hold.covered(version);
     if (this.#snapshot.waiting) this.#snapshot.settle(entryCount(parts));
     this.list.clear();
     for (const p of parts) this.#apply(p);
@@ -327,14 +350,18 @@ export class V2User extends BaseUser {
    * The whole list over TCP (single-flight; after WELCOME, or on a gap: `counted`); on failure a
    * LIST-REQUEST over UDP, as ServerLink.
    */
-  #resync(counted = true, tries = 2): void {
+  #resync(counted = true, attempt = 1, failures = 0): void {
     if (this.#resyncing || this.#state !== 'online') return;
     this.#resyncing = true;
     const macKey = this.#macKey;
     const request = frameDatagrams([this.#sessionBytes(0x0a)]);
     const chunks: Buffer[] = [];
     const socket = connect({ host: this.#o.server.address, port: this.#o.server.port, localAddress: this.#o.address, noDelay: true });
-    const timer = setTimeout(() => socket.destroy(), 5000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      socket.destroy();
+    }, 5000);
     socket.on('connect', () => socket.write(request));
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', () => socket.destroy());
@@ -346,14 +373,20 @@ export class V2User extends BaseUser {
       const frames = splitFrames(Buffer.concat(chunks));
       const first = frames?.[0];
       const h = this.#header;
+      if (frames?.length === 1 && first?.[1] === 0x16 && this.#onHold(first)) return; // a storm: the list comes when it settles
       if (frames !== null && first !== undefined && presenceHeader(first, h) && h.fromVersion === 0 && frames.length === h.parts) {
         if (counted) this.stats.resyncTcp++;
         this.#batch(0, h.toVersion, frames);
-      } else if (tries > 1) {
-        // As ServerLink: once more over TCP a moment later, then the list as datagrams.
-        setTimeout(() => this.#resync(counted, tries - 1), 100 + Math.random() * 300);
+        return;
+      }
+      // As ServerLink: turned away (closed before a byte) up to TCP_BUSY_TRIES times, waiting twice
+      // as long each time; another failure once more; then the list as datagrams.
+      const failed = chunks.length === 0 && !timedOut ? failures : failures + 1;
+      if (attempt < TCP_BUSY_TRIES && failed < 2) {
+        const base = 100 * 2 ** Math.min(attempt - 1, 4);
+        setTimeout(() => this.#resync(counted, attempt + 1, failed), base + Math.random() * base * 3);
       } else {
-        if (counted) this.stats.resyncUdp++;
+        this.stats.resyncUdp++; // every list asked for as datagrams, after a login or a hold too
         this.#send(this.#sessionBytes(0x0a));
       }
     });

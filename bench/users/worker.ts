@@ -65,6 +65,7 @@ function sumStats(list: readonly SimUser[]): UserStats {
     s.retries += u.stats.retries;
     s.resyncTcp += u.stats.resyncTcp;
     s.resyncUdp += u.stats.resyncUdp;
+    s.holds += u.stats.holds;
     s.datagramsIn += u.stats.datagramsIn;
     s.bytesIn += u.stats.bytesIn;
   }

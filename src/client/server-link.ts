@@ -36,6 +36,7 @@ import {
   type V2Message,
 } from '../protocol/v2/messages.js';
 import { controlKey, sessionMac, trailingMac } from '../crypto/control.js';
+import { ListHold } from './list-hold.js';
 import type { UdpTransport } from '../transport/udp.js';
 
 /** Lifecycle of the link. */
@@ -100,6 +101,12 @@ export interface LinkOptions {
 /** A resync answer larger than this is refused (about 100,000 users). */
 const MAX_RESYNC_BYTES = 16 << 20;
 
+/** Fetches over TCP that a busy server turns away before the list comes as datagrams (about 3 s in all). */
+const TCP_BUSY_TRIES = 5;
+
+/** A TCP answer of no bytes at all: the server turned the connection away. */
+const EMPTY = Buffer.alloc(0);
+
 type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
 
 /** Exponential backoff from 250 ms to 10 s with ±20% jitter, forever. */
@@ -133,10 +140,18 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   /** The counter of a STATUS the server has not confirmed yet (0: none). */
   #statusCounter = 0;
   #resyncing = false;
+  /** A LIST-HOLD in force (the server is in a login storm): the list is fetched when it ends. */
+  readonly #hold = new ListHold(() => {
+    this.resyncs.held++;
+    this.#resync(false);
+  });
   /** Login attempts that failed in a row (each waits twice as long as the one before). */
   #failures = 0;
-  /** Resyncs done over TCP, and those that fell back to UDP (for tests and diagnostics). */
-  readonly resyncs = { tcp: 0, udp: 0 };
+  /**
+   * Resyncs done over TCP, and those that fell back to UDP; lists fetched when a hold ended (for
+   * tests and diagnostics).
+   */
+  readonly resyncs = { tcp: 0, udp: 0, held: 0 };
 
   constructor(
     private readonly udp: UdpTransport,
@@ -215,6 +230,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     if (this.#pending?.(m) === true) return;
     if (m.type === 'heartbeat-ack') this.#onAck(m, bytes);
     else if (m.type === 'presence') this.#onPresence(m, bytes);
+    else if (m.type === 'list-hold') this.#onHold(m, bytes);
     else if (m.type === 'punch' || m.type === 'relayed' || m.type === 'key-answer' || m.type === 'offline-ack' || m.type === 'offline-deliver' || m.type === 'offline-receipt') {
       if (this.#macKey === null || !timingSafeEqual(trailingMac(this.#macKey, bytes), m.mac)) return;
       if (m.type === 'punch') this.emit('punch', { peer: m.peer, observed: m.observed, privateEndpoint: m.privateEndpoint });
@@ -316,6 +332,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   close(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#hold.end();
     this.#pending = null;
     if (this.#state !== 'closed') this.#setState('closed');
   }
@@ -410,6 +427,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     // a resync is: one cached write for the server however long the list, nothing to lose.
     this.#version = -1;
     this.#held.clear();
+    this.#hold.end();
     this.#resync(false);
     this.#schedule();
   }
@@ -447,12 +465,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   #resync(counted = true): void {
     if (this.#resyncing || this.#state !== 'online') return;
     this.#resyncing = true;
-    // A busy server may turn the connection away (its limit of connections at once): once more a
-    // moment later, before the whole list comes as datagrams.
-    const again = (ok: boolean): Promise<boolean> =>
-      ok || this.#state !== 'online' ? Promise.resolve(ok) : new Promise((r) => setTimeout(r, 100 + Math.random() * 300)).then(() => this.#fetchOverTcp());
-    void this.#fetchOverTcp()
-      .then(again)
+    void this.#fetchWithRetries()
       .then((ok) => {
         if (ok) {
           if (counted) this.resyncs.tcp++;
@@ -466,9 +479,28 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       });
   }
 
-  async #fetchOverTcp(): Promise<boolean> {
+  /**
+   * The list over TCP, tried again a moment later if it fails: a busy server turns connections
+   * away past its limit (closed before a byte), and a fetch turned away waits twice as long each
+   * time (100 to 400 ms, then 200 to 800, …) up to TCP_BUSY_TRIES; any other failure is tried once
+   * more. False when it never came: the caller asks over UDP.
+   */
+  async #fetchWithRetries(): Promise<boolean> {
+    let failures = 0;
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.#fetchOverTcp();
+      if (result === 'ok') return true;
+      if (result === 'failed') failures++;
+      if (this.#state !== 'online' || attempt >= TCP_BUSY_TRIES || failures >= 2) return false;
+      const base = 100 * 2 ** Math.min(attempt - 1, 4);
+      await new Promise((r) => setTimeout(r, base + Math.random() * base * 3));
+    }
+  }
+
+  /** One fetch of the list over TCP: `busy` when the server closed the connection before a byte. */
+  async #fetchOverTcp(): Promise<'ok' | 'busy' | 'failed'> {
     const macKey = this.#macKey;
-    if (macKey === null) return false;
+    if (macKey === null) return 'failed';
     const request = frameDatagrams([this.#sessionBytes('list-request')]);
     const { address, port } = this.options.server;
     const wait = this.options.resyncMs ?? 5000;
@@ -476,7 +508,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     try {
       conn = await dialTcp(address, port, wait);
     } catch {
-      return false;
+      return 'failed';
     }
     const stream = await new Promise<Buffer | null>((resolve) => {
       const chunks: Buffer[] = [];
@@ -492,25 +524,31 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       });
       conn.onClose(() => {
         clearTimeout(timer);
-        resolve(size > 0 && size <= MAX_RESYNC_BYTES ? Buffer.concat(chunks) : null);
+        resolve(size > 0 && size <= MAX_RESYNC_BYTES ? Buffer.concat(chunks) : size === 0 ? EMPTY : null);
       });
       conn.write(request);
     });
     // The session may have changed while we waited: only its own key's answer counts.
-    if (stream === null || this.#macKey !== macKey) return false;
+    if (stream === null || this.#macKey !== macKey) return 'failed';
+    if (stream === EMPTY) return 'busy';
     const frames = splitFrames(stream);
-    if (frames === null || frames.length === 0) return false;
+    if (frames === null || frames.length === 0) return 'failed';
+    if (frames.length === 1) {
+      // A login storm: the list will come when it settles.
+      const d = decodeV2(frames[0] as Buffer);
+      if (d.ok && d.value.type === 'list-hold') return this.#onHold(d.value, frames[0] as Buffer) ? 'ok' : 'failed';
+    }
     const parts: Msg<'presence'>[] = [];
     for (const bytes of frames) {
       const d = decodeV2(bytes);
-      if (!d.ok || d.value.type !== 'presence' || d.value.fromVersion !== 0 || !this.#fromServer(d.value, bytes)) return false;
+      if (!d.ok || d.value.type !== 'presence' || d.value.fromVersion !== 0 || !this.#fromServer(d.value, bytes)) return 'failed';
       parts.push(d.value);
     }
     const first = parts[0] as Msg<'presence'>;
     const complete = parts.length === first.parts && parts.every((p, i) => p.part === i && p.toVersion === first.toVersion);
-    if (!complete) return false;
+    if (!complete) return 'failed';
     this.#replace(parts.flatMap((p) => p.entries), first.toVersion);
-    return true;
+    return 'ok';
   }
 
   /** Single-flight: one reconnect loop at a time, driven by the retry policy. */
@@ -543,11 +581,12 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     this.#lastAck = Date.now();
     if (m.counter === this.#statusCounter) this.#statusCounter = 0;
     // The server is ahead and no batch is on its way: a delta was lost. Fetch the whole list.
-    if (m.listVersion > this.#version && this.#parts.size === 0) this.#resync();
+    // (Not while a hold is in force: being behind is what a hold means.)
+    if (m.listVersion > this.#version && this.#parts.size === 0 && !this.#hold.active) this.#resync();
   }
 
-  /** A PRESENCE of this run of our server: its epoch, signed by its key. */
-  #fromServer(m: Msg<'presence'>, bytes: Buffer): boolean {
+  /** A PRESENCE or LIST-HOLD of this run of our server: its epoch, signed by its key. */
+  #fromServer(m: Msg<'presence'> | Msg<'list-hold'>, bytes: Buffer): boolean {
     const p = this.#presence;
     return p !== null && m.epoch.equals(p.epoch) && p.verify(presenceSigned(bytes), m.signature);
   }
@@ -566,16 +605,29 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     } else if (m.fromVersion === this.#version) {
       for (const e of entries) this.#apply(e);
       this.#version = m.toVersion;
-    } else if (this.#version < 0 || this.#resyncing) {
-      // The whole list is on its way (over TCP, which may come after a later delta over UDP).
+    } else if (this.#version < 0 || this.#resyncing || this.#hold.active) {
+      // The whole list is on its way (over TCP, which may come after a later delta over UDP), or
+      // will be once a hold ends: this delta is the settle, and may follow on from that list.
       if (this.#held.size < MAX_HELD_DELTAS) this.#held.set(m.fromVersion, { to: m.toVersion, entries });
+      if (m.fromVersion > this.#version) this.#hold.settle();
     } else if (m.fromVersion > this.#version) {
       this.#resync();
     }
   }
 
+  /**
+   * A LIST-HOLD (from the server, and ahead of our list): deltas stop until the list settles, and
+   * then we fetch it once (a LIST-HOLD with no wait is the settle). True when it is the server's.
+   */
+  #onHold(m: Msg<'list-hold'>, bytes: Buffer): boolean {
+    if (this.#state !== 'online' || !this.#fromServer(m, bytes)) return false;
+    if (m.version > this.#version) this.#hold.take(m.version, m.waitMs, m.spreadMs);
+    return true;
+  }
+
   #replace(entries: PresenceEntry[], version: number): void {
     if (version < this.#version) return;
+    this.#hold.covered(version);
     const next = new Map<string, QimContact>();
     for (const e of entries) if (e.op === 'upsert') next.set(e.name, contactOf(e));
     const first = this.#version < 0 && this.#list.size === 0;

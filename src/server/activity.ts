@@ -12,15 +12,15 @@ import type { QimServer } from './server.js';
 /** One activity record: an event name and flat fields (endpoints already formatted). */
 export interface Activity {
   readonly level: 'info' | 'warn';
-  readonly event: 'login' | 'logout' | 'status' | 'refused' | 'list-sent' | 'broadcast' | 'drop';
+  readonly event: 'login' | 'logout' | 'status' | 'refused' | 'list-sent' | 'broadcast' | 'presence-hold' | 'drop';
   readonly fields: Readonly<Record<string, string | number>>;
   /** Set on drops, so a log can cap them per reason. */
   readonly dropReason?: DropReason;
 }
 
 /**
- * Calls `sink` with one record per login, logout, status change, refusal, list sent, broadcast
- * and drop of `server`. Returns a function that unsubscribes.
+ * Calls `sink` with one record per login, logout, status change, refusal, list sent, broadcast,
+ * presence hold (a login storm) and drop of `server`. Returns a function that unsubscribes.
  */
 export function onActivity(server: QimServer, sink: (activity: Activity) => void): () => void {
   const online = (): number => server.directory.size;
@@ -35,6 +35,8 @@ export function onActivity(server: QimServer, sink: (activity: Activity) => void
     'list-sent': ({ to, users, bytes }) =>
       sink({ level: 'info', event: 'list-sent', fields: { to: formatEndpoint(to), users, bytes } }),
     broadcast: ({ kind, name, recipients }) => sink({ level: 'info', event: 'broadcast', fields: { kind, name, recipients } }),
+    'presence-hold': ({ holding, version }) =>
+      sink({ level: 'info', event: 'presence-hold', fields: { state: holding ? 'holding' : 'settled', version, online: online() } }),
     drop: ({ reason, from, bytes, transport }) =>
       sink({ level: 'warn', event: 'drop', fields: { reason, from: formatEndpoint(from), bytes, transport }, dropReason: reason }),
   };

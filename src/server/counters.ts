@@ -17,6 +17,8 @@ export interface ServerCounters {
   refused: number;
   /** LOGINs that came again (their WELCOME was slow or lost) and got the same WELCOME again. */
   loginRepeats: number;
+  /** Login storms met by holding presence (deltas paused, the list fetched once it settled). */
+  presenceHolds: number;
   listsSent: number;
   broadcasts: number;
   tcpConnections: number;
@@ -40,6 +42,7 @@ export function newServerCounters(): ServerCounters {
     expired: 0,
     refused: 0,
     loginRepeats: 0,
+    presenceHolds: 0,
     listsSent: 0,
     broadcasts: 0,
     tcpConnections: 0,

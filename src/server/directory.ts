@@ -43,6 +43,8 @@ export type LocalChange = { readonly before: OnlineUser | undefined; readonly af
 export class Directory {
   readonly #byName = new Map<string, OnlineUser>();
   readonly #byEndpoint = new Map<string, OnlineUser>();
+  /** This instance's classic users: each join and leave is sent to them one by one. */
+  readonly #classicLocal = new Map<string, OnlineUser>();
   #classicList: Buffer | null = null;
   #generation = 0;
   /** Told of every change to this instance's own users (the cluster publishes them). */
@@ -71,6 +73,8 @@ export class Directory {
     if (old !== undefined) this.#byEndpoint.delete(endpointKey(old.endpoint));
     this.#byName.set(user.name, user);
     this.#byEndpoint.set(endpointKey(user.endpoint), user);
+    if (user.protocol === 'classic' && user.instance === undefined) this.#classicLocal.set(user.name, user);
+    else this.#classicLocal.delete(user.name);
     this.#classicList = null;
     this.#generation++;
     if (user.instance === undefined) this.onLocalChange?.({ before: old, after: user });
@@ -82,6 +86,7 @@ export class Directory {
     if (user === undefined) return false;
     this.#byName.delete(name);
     this.#byEndpoint.delete(endpointKey(user.endpoint));
+    this.#classicLocal.delete(name);
     this.#classicList = null;
     this.#generation++;
     if (user.instance === undefined) this.onLocalChange?.({ before: user, after: undefined, reason });
@@ -105,6 +110,14 @@ export class Directory {
   /** Every online user, in login order. */
   users(): IterableIterator<OnlineUser> {
     return this.#byName.values();
+  }
+
+  /**
+   * This instance's classic users (who hear every join and leave as a datagram): found without
+   * walking everyone, which at every login of a storm would be N² steps.
+   */
+  classicLocals(): IterableIterator<OnlineUser> {
+    return this.#classicLocal.values();
   }
 
   /** Every user others may see (not invisible), in login order. */

@@ -21,6 +21,8 @@ export interface ServerEvents {
   refused: [{ name: string; endpoint: Endpoint; reason: DropReason; message: string }];
   'list-sent': [{ to: Endpoint; users: number; bytes: number }];
   broadcast: [{ kind: 'login' | 'logout'; name: string; recipients: number }];
+  /** A storm began (`holding`: qim users are told to wait for the list) or the list settled at `version`. */
+  'presence-hold': [{ holding: boolean; version: number }];
   drop: [{ reason: DropReason; from: Endpoint; bytes: number; transport: 'udp' | 'tcp' }];
   stopped: [{ counters: ServerCounters }];
 }

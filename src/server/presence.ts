@@ -9,6 +9,12 @@
  * rather than N, and the server one send per datagram per user. A user who misses a delta sees the
  * gap between versions and asks for the whole list (LIST-REQUEST), which comes as a snapshot; a
  * snapshot asked for while a batch gathers is sent with it, built once for all who asked.
+ *
+ * In a storm (a batch of many entries, a large part of the list) deltas would still cost every
+ * user nearly every other user in datagrams. The hub then *holds*: everyone gets one LIST-HOLD,
+ * batches stop, list requests are answered with the LIST-HOLD; when batches are small again (or
+ * after MAX_HOLD_MS) everyone gets a LIST-HOLD with no wait (the list settled), and each fetches
+ * the whole list over TCP once, spread over a moment.
  */
 import { encodeClassic } from '../protocol/classic/datagram.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
@@ -23,12 +29,20 @@ import {
   PRESENCE_SIGNATURE_BYTES,
   type PresenceEntry,
   type Status,
+  type V2Message,
 } from '../protocol/v2/messages.js';
 import type { ServerContext } from './context.js';
 import type { OnlineUser } from './directory.js';
 
 /** What a classic user, who has no key, is listed with. */
 const NO_FINGERPRINT = Buffer.alloc(FINGERPRINT_BYTES);
+
+/** A batch this large, and an eighth of the list or more, starts a hold; one this large keeps it. */
+export const HOLD_MIN_ENTRIES = 100;
+/** The longest hold: the list settles within this even while batches stay large. */
+export const MAX_HOLD_MS = 4000;
+/** Held clients fetch within this many ms per qim user online (1.5 s at 5,000). */
+const SPREAD_MS_PER_USER = 0.3;
 
 /** The upsert entry describing an online user. */
 export function entryFor(user: OnlineUser): PresenceEntry {
@@ -83,6 +97,8 @@ export class PresenceHub {
   #waitingTcp: ((datagrams: readonly Buffer[]) => void)[] = [];
   /** Users who get the next batch within their snapshot: not sent it on its own. */
   readonly #skip = new Set<string>();
+  /** The hold in force (a storm): when it began, and the LIST-HOLD that answers list requests. */
+  #hold: { since: number; notice: Buffer[] } | null = null;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -99,6 +115,11 @@ export class PresenceHub {
     return this.#published;
   }
 
+  /** Whether a hold is in force (a storm: deltas wait, list requests get a LIST-HOLD). */
+  get holding(): boolean {
+    return this.#hold !== null;
+  }
+
   /**
    * Announces that `name` joined, left, or changed status: joins and leaves reach classic users at
    * once (they know no statuses), and every change reaches qim users in the next batch. Callers
@@ -109,8 +130,8 @@ export class PresenceHub {
     if (kind !== 'status') {
       const bytes = encodeClassic({ kind, name, endpoint });
       let recipients = 0;
-      for (const user of ctx.directory.users()) {
-        if (user.name === name || user.protocol !== 'classic' || user.instance !== undefined) continue;
+      for (const user of ctx.directory.classicLocals()) {
+        if (user.name === name) continue;
         ctx.send(bytes, user.endpoint);
         recipients++;
       }
@@ -127,6 +148,10 @@ export class PresenceHub {
    * batch, is encoded once for everyone who asked meanwhile, and they are spared the batch itself.
    */
   sendSnapshot(to: Endpoint): void {
+    if (this.#hold !== null) {
+      for (const bytes of this.#hold.notice) this.ctx.send(bytes, to);
+      return;
+    }
     if (this.#pending.length > 0) {
       this.#waiting.set(endpointKey(to), to);
       this.#skip.add(endpointKey(to));
@@ -140,6 +165,7 @@ export class PresenceHub {
    * snapshot's datagrams, now or at the flush.
    */
   whenSnapshot(answer: (datagrams: readonly Buffer[]) => void, from?: Endpoint): void {
+    if (this.#hold !== null) return answer(this.#hold.notice);
     if (this.#pending.length === 0) return answer(this.#snapshotDatagrams());
     this.#waitingTcp.push(answer);
     if (from !== undefined) this.#skip.add(endpointKey(from));
@@ -163,7 +189,13 @@ export class PresenceHub {
   flush(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#pending.length === 0) return;
+    const k = this.#pending.length;
+    if (this.#hold !== null) {
+      // Still a storm: hold on (nothing sent). Calm, or held long enough: settle.
+      return k >= HOLD_MIN_ENTRIES && Date.now() - this.#hold.since < MAX_HOLD_MS ? this.#holdOn() : this.#settle();
+    }
+    if (k === 0) return;
+    if (k >= HOLD_MIN_ENTRIES && k * 8 >= this.ctx.directory.size) return this.#holdOn();
     const datagrams = this.#encode(this.#published, this.#version, this.#pending);
     this.#pending = [];
     this.#published = this.#version;
@@ -185,6 +217,59 @@ export class PresenceHub {
     }
   }
 
+  /**
+   * Starts or continues a hold: what is pending counts as sent (the version moves on, nothing goes
+   * out), a LIST-HOLD for the new version answers whoever asked for the list, and a timer ends the
+   * hold after a batch window with nothing pending.
+   */
+  #holdOn(): void {
+    const now = Date.now();
+    const starting = this.#hold === null;
+    const since = this.#hold?.since ?? now;
+    this.#pending = [];
+    this.#published = this.#version;
+    const window = this.#window();
+    const notice = this.#holdNotice(Math.max(0, MAX_HOLD_MS - (now - since)) + window + 1000);
+    this.#hold = { since, notice: [notice] };
+    if (starting) {
+      this.ctx.counters.presenceHolds++;
+      this.ctx.emit('presence-hold', { holding: true, version: this.#version });
+      for (const to of this.recipients()) this.ctx.send(notice, to);
+    } else for (const to of this.#waiting.values()) this.ctx.send(notice, to);
+    this.#waiting.clear();
+    this.#skip.clear();
+    const tcp = this.#waitingTcp;
+    this.#waitingTcp = [];
+    for (const answer of tcp) answer(this.#hold.notice);
+    this.#timer = setTimeout(() => this.flush(), window);
+  }
+
+  /**
+   * Ends the hold: what is pending counts as sent, and everyone gets a LIST-HOLD with no wait (the
+   * list settled at this version: fetch it, within the spread). Requests are answered with
+   * snapshots again.
+   */
+  #settle(): void {
+    this.#hold = null;
+    this.#pending = [];
+    this.#published = this.#version;
+    const notice = this.#holdNotice(0);
+    for (const to of this.recipients()) this.ctx.send(notice, to);
+    this.ctx.emit('presence-hold', { holding: false, version: this.#version });
+  }
+
+  /** A signed LIST-HOLD for the current version: wait `waitMs`, fetch within a spread that grows with the users online. */
+  #holdNotice(waitMs: number): Buffer {
+    return this.#signed({
+      type: 'list-hold',
+      epoch: this.epoch,
+      version: this.#version,
+      waitMs: Math.min(0xffff, waitMs),
+      spreadMs: Math.min(0xffff, Math.ceil(this.recipientCount() * SPREAD_MS_PER_USER)),
+      signature: NO_SIGNATURE,
+    });
+  }
+
   /** Stops the batch timer; requests still waiting are answered with what there is. */
   close(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
@@ -202,7 +287,18 @@ export class PresenceHub {
     // Every batch costs one datagram per recipient: with many online, gather changes for longer
     // (a millisecond more per 50 recipients: 40 ms at 1,000 online, 420 ms at 20,000), which bounds
     // the fan-out's cost in a storm while a quiet server still answers in presenceBatchMs.
-    this.#timer ??= setTimeout(() => this.flush(), this.ctx.limits.presenceBatchMs + Math.floor(this.recipientCount() / 20));
+    this.#timer ??= setTimeout(() => this.flush(), this.#window());
+  }
+
+  #window(): number {
+    return this.ctx.limits.presenceBatchMs + Math.floor(this.recipientCount() / 20);
+  }
+
+  /** Encodes `m` and signs it with the server's key (the signature is its last 64 bytes). */
+  #signed(m: V2Message): Buffer {
+    const bytes = encodeV2(m);
+    sign(this.identity, presenceSigned(bytes)).copy(bytes, bytes.length - PRESENCE_SIGNATURE_BYTES);
+    return bytes;
   }
 
   /**
@@ -222,11 +318,9 @@ export class PresenceHub {
       chunks.at(-1)?.push(e);
       size += n;
     }
-    return chunks.map((chunk, i) => {
-      const bytes = encodeV2({ type: 'presence', epoch: this.epoch, fromVersion: from, toVersion: to, part: i, parts: chunks.length, entries: chunk, signature: NO_SIGNATURE });
-      sign(this.identity, presenceSigned(bytes)).copy(bytes, bytes.length - PRESENCE_SIGNATURE_BYTES);
-      return bytes;
-    });
+    return chunks.map((chunk, i) =>
+      this.#signed({ type: 'presence', epoch: this.epoch, fromVersion: from, toVersion: to, part: i, parts: chunks.length, entries: chunk, signature: NO_SIGNATURE }),
+    );
   }
 }
 

@@ -115,6 +115,7 @@ describe('qim server', () => {
       expired: 0,
       refused: 0,
       loginRepeats: 0,
+      presenceHolds: 0,
       listsSent: 0,
       broadcasts: 0,
       tcpConnections: 0,

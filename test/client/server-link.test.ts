@@ -226,4 +226,40 @@ describe('qim server link', () => {
     await stray.send(encodeV2({ type: 'relay', session: Buffer.alloc(8, 9), peer: 'bob', inner, mac: Buffer.alloc(16) }), port);
     await until(() => s.counters.drops['not-logged-in'] === 1, 'the stray RELAY dropped');
   });
+
+  describe('in a login storm', () => {
+    /** 120 classic users log in at once: with a long batch window, one batch, and a hold. */
+    async function storm(port: number): Promise<void> {
+      const peers = await Promise.all(Array.from({ length: 120 }, () => RawPeer.bind()));
+      closers.push(async () => void (await Promise.all(peers.map((p) => p.close()))));
+      await Promise.all(peers.map((p, i) => p.send(`login,user${i},${p.endpoint}`, port)));
+    }
+
+    it('waits for the list to settle, then fetches it once over TCP (heartbeats ahead meanwhile are no gap)', async () => {
+      const s = await server({ limits: { ...fast, leaseMs: 5000, presenceBatchMs: 500 } });
+      const alice = await link(s.endpoint.port, 'alice');
+      await alice.connect();
+      await until(() => alice.version > 0, 'the first list');
+      await storm(s.endpoint.port);
+      await until(() => alice.contacts().length === 120, 'every user of the storm', 8000);
+      expect(s.counters.presenceHolds).toBe(1);
+      expect(alice.resyncs).toEqual({ tcp: 0, udp: 0, held: 1 });
+      expect(alice.version).toBe(s.counters.logins + 1);
+    });
+
+    it('fetches the list when its wait runs out, if the settle was lost', async () => {
+      const s = await server({ limits: { ...fast, leaseMs: 10_000, presenceBatchMs: 300 } });
+      // The settle (a LIST-HOLD with no wait) never arrives.
+      const settle = (b: Buffer): boolean => b[1] === Type.ListHold && b.readUInt16BE(14) === 0;
+      const alice = await link(s.endpoint.port, 'alice', {}, (b) => !settle(b));
+      await alice.connect();
+      await until(() => alice.version > 0, 'the first list');
+      const held = Date.now();
+      await storm(s.endpoint.port);
+      await until(() => alice.contacts().length === 120, 'every user of the storm, after the wait', 12_000);
+      // The hold's wait: what was left of MAX_HOLD_MS, a batch window and a second.
+      expect(Date.now() - held).toBeGreaterThan(4000);
+      expect(alice.resyncs).toEqual({ tcp: 0, udp: 0, held: 1 });
+    });
+  });
 });

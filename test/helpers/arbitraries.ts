@@ -83,6 +83,14 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
     signature: bytes(64),
   }),
   fc.record({ type: fc.constant('refused' as const), code: fc.integer({ min: 0, max: 255 }), reason: arbText.filter((s) => Buffer.byteLength(s) <= 64) }),
+  fc.record({
+    type: fc.constant('list-hold' as const),
+    epoch: bytes(8),
+    version: u32,
+    waitMs: fc.integer({ min: 0, max: 0xffff }),
+    spreadMs: fc.integer({ min: 0, max: 0xffff }),
+    signature: bytes(64),
+  }),
   fc
     .record({
       type: fc.constant('presence' as const),

@@ -84,10 +84,10 @@ export class V2Peer {
     return m;
   }
 
-  /** True when `bytes` is a PRESENCE of this session's server run: its epoch, signed by its key. */
+  /** True when `bytes` is a PRESENCE or LIST-HOLD of this session's server run: its epoch, signed by its key. */
   fromServer(bytes: Buffer): boolean {
     const d = decodeV2(bytes);
-    if (!d.ok || d.value.type !== 'presence' || this.welcome === null) return false;
+    if (!d.ok || (d.value.type !== 'presence' && d.value.type !== 'list-hold') || this.welcome === null) return false;
     return d.value.epoch.equals(this.welcome.epoch) && verify(this.welcome.serverIdentity, presenceSigned(bytes), d.value.signature);
   }
 

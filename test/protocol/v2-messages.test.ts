@@ -71,6 +71,7 @@ describe('qim protocol (v2) codec', () => {
         signature: seq(64, 0xc0),
       },
     ],
+    ['v2/list-hold', { type: 'list-hold', epoch: seq(8, 1), version: 300, waitMs: 5000, spreadMs: 1000, signature: seq(64, 0xc0) }],
   ];
 
   it.each(golden)('matches the golden bytes of %s', (name, m) => {

@@ -46,6 +46,7 @@ export const Type = {
   OfflineDeliver: 0x13,
   OfflineDone: 0x14,
   OfflineReceipt: 0x15,
+  ListHold: 0x16,
   HandshakeInit: 0x20,
   HandshakeResponse: 0x21,
   Data: 0x22,
@@ -118,6 +119,11 @@ export type V2Message =
   | { type: 'offline-done'; session: Buffer; counter: number; id: number; mac: Buffer }
   | { type: 'offline-receipt'; id: number; to: string; mac: Buffer }
   | { type: 'presence'; epoch: Buffer; fromVersion: number; toVersion: number; part: number; parts: number; entries: PresenceEntry[]; signature: Buffer }
+  /**
+   * A login storm: the list reached `version` and deltas stop until it settles; fetch the whole
+   * list then, at a random moment within `spreadMs`, or after `waitMs` without a settle.
+   */
+  | { type: 'list-hold'; epoch: Buffer; version: number; waitMs: number; spreadMs: number; signature: Buffer }
   | { type: 'handshake-init'; sender: number; name: string; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'handshake-response'; sender: number; receiver: number; ephemeral: Buffer; identity: Buffer; signature: Buffer }
   | { type: 'data'; receiver: number; counter: number; ciphertext: Buffer };
@@ -155,7 +161,7 @@ export const PRESENCE_HEADER_BYTES = 24;
 /** A PRESENCE ends with the server's Ed25519 signature over every byte before it. */
 export const PRESENCE_SIGNATURE_BYTES = 64;
 
-/** The bytes of a PRESENCE that its signature covers. */
+/** The bytes of a PRESENCE (or a LIST-HOLD) that its signature covers. */
 export function presenceSigned(bytes: Uint8Array): Uint8Array {
   return bytes.subarray(0, bytes.length - PRESENCE_SIGNATURE_BYTES);
 }
@@ -217,6 +223,9 @@ export function encodeV2(m: V2Message): Buffer {
       w.u8(Type.Presence).raw(m.epoch).u32(m.fromVersion).u32(m.toVersion).u16(m.part).u16(m.parts).u16(m.entries.length);
       for (const e of m.entries) writeEntry(w, e);
       w.raw(m.signature);
+      break;
+    case 'list-hold':
+      w.u8(Type.ListHold).raw(m.epoch).u32(m.version).u16(m.waitMs).u16(m.spreadMs).raw(m.signature);
       break;
     case 'heartbeat':
     case 'heartbeat-ack':
@@ -396,6 +405,9 @@ export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
       m = { type: 'presence', epoch, fromVersion, toVersion, part, parts, entries, signature: r.fixed(PRESENCE_SIGNATURE_BYTES) };
       break;
     }
+    case Type.ListHold:
+      m = { type: 'list-hold', epoch: r.fixed(8), version: r.u32(), waitMs: r.u16(), spreadMs: r.u16(), signature: r.fixed(PRESENCE_SIGNATURE_BYTES) };
+      break;
     case Type.Heartbeat:
     case Type.HeartbeatAck:
     case Type.Logout:
