@@ -31,8 +31,8 @@ const sig = sign(id, msg);
 const peer = x25519KeyPair();
 
 time('x25519KeyPair() — a fresh pair, once per LOGIN in v2.ts #login', 2000, () => x25519KeyPair());
-time('a pair through PKCS#8 import and SPKI export (keys.ts pair())', 2000, () => ed25519KeyPair(randomBytes(32)));
-time("generateKeyPairSync('x25519') — the same key pair from node:crypto directly", 2000, () => generateKeyPairSync('x25519'));
+time('ed25519KeyPair() — an identity from a seed (JWK import, JWK export of its public half)', 2000, () => ed25519KeyPair(randomBytes(32)));
+time("generateKeyPairSync('x25519') — node:crypto's generator, not used: exporting its keys deadlocks Node 20 (keys.ts)", 2000, () => generateKeyPairSync('x25519'));
 time('verify() — Ed25519 LOGIN signature, SPKI import each call', 2000, () => verify(id.publicKey, msg, sig));
 time('sign() — WELCOME signature', 2000, () => sign(id, msg));
 const theirs = x25519KeyPair().publicKey;

@@ -7,18 +7,13 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   randomBytes,
   sign as edSign,
   verify as edVerify,
   type KeyObject,
 } from 'node:crypto';
 
-// PKCS#8 and SPKI prefixes for raw 32-byte keys (RFC 8410): the key bytes follow the prefix.
-const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
-const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
-const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+type Curve = 'Ed25519' | 'X25519';
 
 /** A key pair as raw bytes plus the private KeyObject that uses them. */
 export interface KeyPair {
@@ -27,40 +22,43 @@ export interface KeyPair {
   readonly privateKey: KeyObject;
 }
 
-function pair(prefix: Buffer, secret: Uint8Array, spkiPrefixLength: number): KeyPair {
+/**
+ * A private KeyObject from its raw 32 bytes, imported as JWK: node:crypto reads `d` and only
+ * type-checks `x`. Several times cheaper than a PKCS#8 DER import, whose decoder is slow in
+ * OpenSSL 3 (`npx tsx bench/hot-paths.ts`).
+ */
+function rawPrivateKey(crv: Curve, secret: Uint8Array): KeyObject {
   if (secret.length !== 32) throw new RangeError('a raw private key is 32 bytes');
-  const privateKey = createPrivateKey({ key: Buffer.concat([prefix, secret]), format: 'der', type: 'pkcs8' });
-  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  return { publicKey: Buffer.from(spki.subarray(spkiPrefixLength)), secret: Buffer.from(secret), privateKey };
+  return createPrivateKey({ key: { kty: 'OKP', crv, d: Buffer.from(secret).toString('base64url'), x: '' }, format: 'jwk' });
+}
+
+function pair(crv: Curve, secret: Uint8Array): KeyPair {
+  const privateKey = rawPrivateKey(crv, secret);
+  const { x } = createPublicKey(privateKey).export({ format: 'jwk' });
+  return { publicKey: Buffer.from(x ?? '', 'base64url'), secret: Buffer.from(secret), privateKey };
 }
 
 /** An Ed25519 identity key pair from a 32-byte seed (random when omitted). */
 export function ed25519KeyPair(seed: Uint8Array = randomBytes(32)): KeyPair {
-  return pair(ED25519_PKCS8, seed, ED25519_SPKI.length);
+  return pair('Ed25519', seed);
 }
 
 /**
- * An X25519 key pair from a 32-byte secret, or a fresh one. Fresh keys (every login, every peer
- * handshake) come from the native generator and leave as JWK: about twenty times cheaper than a
- * round trip through PKCS#8 and SPKI DER (`npx tsx bench/hot-paths.ts`).
+ * An X25519 key pair from a 32-byte secret, or a fresh one (every login, every peer handshake).
+ *
+ * Never `generateKeyPairSync('x25519')` followed by an export: on Node 20 the export holds the key's
+ * mutex while it allocates, a garbage collection in it can finalize the generator job that shares
+ * that mutex, and the process deadlocks (test/crypto/keys.test.ts reproduces it in a child).
  */
-export function x25519KeyPair(secret?: Uint8Array): KeyPair {
-  if (secret !== undefined) return pair(X25519_PKCS8, secret, X25519_SPKI.length);
-  const { privateKey } = generateKeyPairSync('x25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  return { publicKey: Buffer.from(jwk.x ?? '', 'base64url'), secret: Buffer.from(jwk.d ?? '', 'base64url'), privateKey };
+export function x25519KeyPair(secret: Uint8Array = randomBytes(32)): KeyPair {
+  return pair('X25519', secret);
 }
 
-const CURVES = new Map<Buffer, 'Ed25519' | 'X25519'>([
-  [ED25519_SPKI, 'Ed25519'],
-  [X25519_SPKI, 'X25519'],
-]);
-
-function publicKeyObject(prefix: Buffer, raw: Uint8Array): KeyObject | null {
+function publicKeyObject(crv: Curve, raw: Uint8Array): KeyObject | null {
   if (raw.length !== 32) return null;
   try {
     // JWK imports several times faster than DER (a LOGIN and a handshake import one or two keys).
-    return createPublicKey({ key: { kty: 'OKP', crv: CURVES.get(prefix) ?? 'X25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+    return createPublicKey({ key: { kty: 'OKP', crv, x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
   } catch {
     return null;
   }
@@ -74,7 +72,7 @@ export function sign(identity: KeyPair, message: Uint8Array): Buffer {
 /** True when `signature` is `publicKey`'s over `message`. Never throws on malformed input. */
 export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== 64) return false;
-  const key = publicKeyObject(ED25519_SPKI, publicKey);
+  const key = publicKeyObject('Ed25519', publicKey);
   if (key === null) return false;
   try {
     return edVerify(null, message, key, signature);
@@ -88,7 +86,7 @@ export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Ui
  * signs). Null when the key is malformed.
  */
 export function verifier(publicKey: Uint8Array): ((message: Uint8Array, signature: Uint8Array) => boolean) | null {
-  const key = publicKeyObject(ED25519_SPKI, publicKey);
+  const key = publicKeyObject('Ed25519', publicKey);
   if (key === null) return null;
   return (message, signature) => {
     if (signature.length !== 64) return false;
@@ -105,7 +103,7 @@ export function verifier(publicKey: Uint8Array): ((message: Uint8Array, signatur
  * result, which would make the "secret" known to everyone).
  */
 export function x25519(ours: KeyPair, theirs: Uint8Array): Buffer | null {
-  const key = publicKeyObject(X25519_SPKI, theirs);
+  const key = publicKeyObject('X25519', theirs);
   if (key === null) return null;
   try {
     const shared = diffieHellman({ privateKey: ours.privateKey, publicKey: key });

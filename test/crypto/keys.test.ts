@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ed25519KeyPair, fingerprint, sign, verify, x25519, x25519KeyPair } from '../../src/crypto/keys.js';
 
@@ -19,6 +21,29 @@ describe('keys', () => {
     expect(x25519(a, b.publicKey)?.toString('hex')).toBe('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
     expect(x25519(b, a.publicKey)?.toString('hex')).toBe('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
   });
+
+  it('makes fresh X25519 pairs whose public key is the one their secret derives', () => {
+    const a = x25519KeyPair();
+    const b = x25519KeyPair();
+    expect(a.secret.equals(b.secret)).toBe(false);
+    expect(x25519KeyPair(a.secret).publicKey.equals(a.publicKey)).toBe(true);
+    expect(x25519(a, b.publicKey)?.equals(x25519(b, a.publicKey) ?? Buffer.alloc(0))).toBe(true);
+    expect(() => x25519KeyPair(Buffer.alloc(31))).toThrow(RangeError);
+  });
+
+  // Node 20 deadlocked in generateKeyPairSync('x25519') + export within the first few thousand pairs
+  // (a GC during the export finalized the generator job holding the same mutex). A hang cannot be
+  // caught in-process, so a child makes the pairs and must exit.
+  it('makes 20,000 fresh X25519 pairs in a row without hanging', async () => {
+    const keys = fileURLToPath(new URL('../../src/crypto/keys.ts', import.meta.url));
+    const script = `const { x25519KeyPair } = await import(${JSON.stringify(keys)}); for (let i = 0; i < 20000; i++) x25519KeyPair(); console.log('done');`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000, killSignal: 'SIGKILL' }, (err, stdout) =>
+        err ? reject(new Error(`the child making key pairs did not finish (hung or failed): ${err.message}`)) : resolve(stdout),
+      );
+    });
+    expect(out.trim()).toBe('done');
+  }, 70_000);
 
   it('refuses a low-order X25519 point and malformed keys', () => {
     const a = x25519KeyPair();
