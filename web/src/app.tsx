@@ -6,7 +6,13 @@ import type { Model } from './model';
 
 export function App({ model }: { model: Model }) {
   const [view, setView] = useState(model.view);
-  useEffect(() => model.subscribe(() => setView(model.view)), [model]);
+  // Effects run after the first paint: a change in between (the socket's hello, say) would be lost
+  // unless the view is read again once subscribed.
+  useEffect(() => {
+    const unsubscribe = model.subscribe(() => setView(model.view));
+    setView(model.view);
+    return unsubscribe;
+  }, [model]);
 
   return (
     <>
