@@ -13,6 +13,7 @@ import { loadText, udpDelta, udpKernelCounters, type UdpKernelCounters } from '.
 import { wallMs } from '../users/common.js';
 import type { StormResult } from '../users/worker.js';
 import type { Measurement } from '../server-child.js';
+import type { ServerLimits } from '../../src/server/options.js';
 
 export type StormImpl = 'qim' | 'qim-classic' | 'naive';
 export const STORM_IMPLS: readonly StormImpl[] = ['qim', 'qim-classic', 'naive'];
@@ -64,6 +65,8 @@ export interface StormOptions {
   readonly redis?: string;
   /** Log users in at this rate (per second) instead of all at once (the capacity run). */
   readonly rampPerSecond?: number;
+  /** qim only: server limits other than the defaults (the harness test's longer batch window). */
+  readonly limits?: Partial<ServerLimits>;
 }
 
 /** Several instances' measurements as one: CPU, traffic and memory summed, peaks summed too. */
@@ -113,6 +116,7 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
     kind: o.impl === 'qim' ? 'v2' : 'classic',
     users: o.n,
     ...(o.serverFlags ? { serverFlags: o.serverFlags } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
     ...(o.instances !== undefined ? { instances: o.instances } : {}),
     ...(o.redis !== undefined ? { redis: o.redis } : {}),
     onEvent: (w, event, data) => {

@@ -14,8 +14,8 @@ import { sign, x25519, x25519KeyPair, type KeyPair } from '../../src/crypto/keys
 import { controlKey, sessionMac } from '../../src/crypto/control.js';
 import { defaultRetryDelay } from '../../src/client/server-link.js';
 import { ListHold } from '../../src/client/list-hold.js';
-import { decodeV2, encodeV2, loginSigned, SESSION_MAC_OFFSET } from '../../src/protocol/v2/messages.js';
-import { frameDatagrams, splitFrames } from '../../src/protocol/v2/stream.js';
+import { decodeV2, encodeV2, loginSigned, MAX_DATAGRAM, SESSION_MAC_OFFSET } from '../../src/protocol/v2/messages.js';
+import { frameDatagrams } from '../../src/protocol/v2/stream.js';
 import { BaseUser, bindUserSocket, indexOfName, OneWaiter, newUserStats, wallMs, type UserOptions } from './common.js';
 import { presenceCount, presenceHeader, scanPresence, type PresenceHeader } from './presence-scan.js';
 
@@ -338,7 +338,7 @@ export class V2User extends BaseUser {
       socket.on('error', () => socket.destroy());
       socket.on('close', () => {
         clearTimeout(timer);
-        const frames = splitFrames(Buffer.concat(chunks));
+        const frames = framesOf(chunks);
         const h = this.#header;
         if (frames === null || frames[0] === undefined || !presenceHeader(frames[0], h) || frames.length !== h.parts) return resolve(-1);
         resolve(entryCount(frames));
@@ -370,7 +370,7 @@ export class V2User extends BaseUser {
       this.#resyncing = false;
       if (this.#state !== 'online') return;
       if (this.#macKey !== macKey) return this.#resync(false); // logged in again meanwhile: fetch for the new session
-      const frames = splitFrames(Buffer.concat(chunks));
+      const frames = framesOf(chunks);
       const first = frames?.[0];
       const h = this.#header;
       if (frames?.length === 1 && first?.[1] === 0x16 && this.#onHold(first)) return; // a storm: the list comes when it settles
@@ -398,4 +398,51 @@ function entryCount(parts: readonly Buffer[]): number {
   let n = 0;
   for (const p of parts) n += presenceCount(p);
   return n;
+}
+
+/**
+ * The frames of a TCP answer that came as `chunks`, without joining them first (the load generator
+ * reads thousands of whole lists in a storm): a view where a frame lies within one chunk, a copy
+ * where it straddles two. Null when the stream is not exactly a sequence of frames.
+ */
+export function framesOf(chunks: readonly Buffer[]): Buffer[] | null {
+  const out: Buffer[] = [];
+  let c = 0;
+  let at = 0;
+  const skipSpent = (): void => {
+    while (c < chunks.length && at === (chunks[c] as Buffer).length) {
+      c++;
+      at = 0;
+    }
+  };
+  const take = (n: number): Buffer | null => {
+    skipSpent();
+    const chunk = chunks[c];
+    if (chunk === undefined) return null;
+    if (at + n <= chunk.length) {
+      at += n;
+      return chunk.subarray(at - n, at);
+    }
+    const joined = Buffer.allocUnsafe(n);
+    for (let got = 0; got < n; ) {
+      skipSpent();
+      const ch = chunks[c];
+      if (ch === undefined) return null;
+      const k = Math.min(n - got, ch.length - at);
+      ch.copy(joined, got, at, at + k);
+      got += k;
+      at += k;
+    }
+    return joined;
+  };
+  for (;;) {
+    skipSpent();
+    if (c >= chunks.length) return out;
+    const head = take(2);
+    const len = head === null ? 0 : head.readUInt16BE(0);
+    if (len === 0 || len > MAX_DATAGRAM) return null;
+    const frame = take(len);
+    if (frame === null) return null;
+    out.push(frame);
+  }
 }

@@ -3,7 +3,10 @@
  * against each implementation completes every list, the measurements come back, and the chart is
  * well-formed SVG. Nothing here asserts speed.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { framesOf } from '../../bench/users/v2-user.js';
+import { frameDatagrams, splitFrames } from '../../src/protocol/v2/stream.js';
 import { runStorm, STORM_IMPLS } from '../../bench/scenarios/login-storm.js';
 import { convergenceSvg } from '../../bench/lib/svg.js';
 import { percentile, table } from '../../bench/lib/stats.js';
@@ -36,6 +39,26 @@ describe('benchmark harness', () => {
       expect(run.server.peakRss).toBeGreaterThan(0);
     }, 120_000);
   }
+
+  it('a qim storm of 150 users, large enough for a hold, completes every list through it', async () => {
+    const run = await runStorm({ impl: 'qim', n: 150, deadlineMs: 30_000, limits: { presenceBatchMs: 500 } });
+    expect(run.completed).toBe(150);
+    expect(run.clientStats.holds).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('reads TCP frames across chunks as they came, as one stream would be read', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 1200 }), { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 3000 })), (datagrams, cuts) => {
+        const stream = frameDatagrams(datagrams);
+        const chunks: Buffer[] = [];
+        let at = 0;
+        for (const n of cuts) if (at < stream.length) chunks.push(stream.subarray(at, (at += n)));
+        if (at < stream.length) chunks.push(stream.subarray(at));
+        expect(framesOf(chunks)).toEqual(splitFrames(stream));
+        if (stream.length > 1) expect(framesOf([stream.subarray(0, stream.length - 1)])).toBeNull();
+      }),
+    );
+  });
 
   it('writes the convergence chart as well-formed SVG with one curve per implementation', () => {
     const svg = convergenceSvg(
