@@ -27,6 +27,7 @@ export interface NaiveCounters {
   bytesOut: number;
   sendErrors: number;
   listsSent: number;
+  listBytes: number;
   logins: number;
   logouts: number;
 }
@@ -43,7 +44,7 @@ interface Job {
 export class NaiveServer {
   /** Online users: name → `IP:PORT` as the login claimed it. */
   readonly users = new Map<string, string>();
-  readonly counters: NaiveCounters = { datagramsIn: 0, bytesIn: 0, datagramsOut: 0, bytesOut: 0, sendErrors: 0, listsSent: 0, logins: 0, logouts: 0 };
+  readonly counters: NaiveCounters = { datagramsIn: 0, bytesIn: 0, datagramsOut: 0, bytesOut: 0, sendErrors: 0, listsSent: 0, listBytes: 0, logins: 0, logouts: 0 };
   #udp: Socket | null = null;
   #tcp: Server | null = null;
   #port = 0;
@@ -83,8 +84,10 @@ export class NaiveServer {
       let text = '';
       for (const [name, ep] of this.users) text += `${name},${ep};`;
       const body = Buffer.from(`${text}end`, 'utf8');
-      socket.end(Buffer.concat([encodeLengthPrefix(body.length), body]));
+      const list = Buffer.concat([encodeLengthPrefix(body.length), body]);
+      socket.end(list);
       this.counters.listsSent++;
+      this.counters.listBytes += list.length;
     });
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);

@@ -43,6 +43,8 @@ export interface Traffic {
   readonly datagramsIn: number;
   readonly bytesIn: number;
   readonly listsSent: number;
+  /** Bytes of those lists over TCP. */
+  readonly listBytes: number;
   readonly drops: number;
   /** qim only: drops by reason. */
   readonly dropReasons: Record<string, number>;
@@ -104,10 +106,10 @@ function traffic(): Traffic {
     const c = qim.counters;
     let drops = 0;
     for (const v of Object.values(c.drops)) drops += v;
-    return { datagramsOut: c.datagramsOut, bytesOut: c.bytesOut, datagramsIn: c.datagramsIn, bytesIn: c.bytesIn, listsSent: c.listsSent, drops, dropReasons: { ...c.drops }, leaves: { ...leaves } };
+    return { datagramsOut: c.datagramsOut, bytesOut: c.bytesOut, datagramsIn: c.datagramsIn, bytesIn: c.bytesIn, listsSent: c.listsSent, listBytes: c.listBytes, drops, dropReasons: { ...c.drops }, leaves: { ...leaves } };
   }
   const c = naive?.counters;
-  return { datagramsOut: c?.datagramsOut ?? 0, bytesOut: c?.bytesOut ?? 0, datagramsIn: c?.datagramsIn ?? 0, bytesIn: c?.bytesIn ?? 0, listsSent: c?.listsSent ?? 0, drops: 0, dropReasons: {}, leaves: {} };
+  return { datagramsOut: c?.datagramsOut ?? 0, bytesOut: c?.bytesOut ?? 0, datagramsIn: c?.datagramsIn ?? 0, bytesIn: c?.bytesIn ?? 0, listsSent: c?.listsSent ?? 0, listBytes: c?.listBytes ?? 0, drops: 0, dropReasons: {}, leaves: {} };
 }
 
 function memoryAfterGc(): Memory {
@@ -203,6 +205,7 @@ serve({
         datagramsIn: now.datagramsIn - t0.datagramsIn,
         bytesIn: now.bytesIn - t0.bytesIn,
         listsSent: now.listsSent - t0.listsSent,
+        listBytes: now.listBytes - t0.listBytes,
         drops: now.drops - t0.drops,
         dropReasons: Object.fromEntries(Object.entries(now.dropReasons).map(([k, v]) => [k, v - (t0.dropReasons[k] ?? 0)])),
         leaves: Object.fromEntries(Object.entries(now.leaves).map(([k, v]) => [k, v - (t0.leaves[k] ?? 0)])),

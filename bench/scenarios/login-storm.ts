@@ -97,6 +97,7 @@ export function combine(ms: readonly Measurement[]): Measurement {
       datagramsIn: sum((m) => m.traffic.datagramsIn),
       bytesIn: sum((m) => m.traffic.bytesIn),
       listsSent: sum((m) => m.traffic.listsSent),
+      listBytes: sum((m) => m.traffic.listBytes),
       drops: sum((m) => m.traffic.drops),
       dropReasons,
       leaves,
@@ -228,7 +229,7 @@ export function stormTable(runs: readonly StormRun[]): string {
       `${fmtMs(r.onlineP50Ms)} / ${fmtMs(r.onlineMaxMs)}`,
       qim === undefined || r.impl === 'qim' ? '' : speedup(qim, r),
       fmt(r.server.traffic.datagramsOut),
-      fmtBytes(r.server.traffic.bytesOut),
+      `${fmtBytes(r.server.traffic.bytesOut)} + ${fmtBytes(r.server.traffic.listBytes)}`,
       fmt(r.server.cpuUserMs + r.server.cpuSystemMs),
       fmtBytes(r.server.peakRss),
       fmt(r.server.online),
@@ -242,7 +243,7 @@ export function stormTable(runs: readonly StormRun[]): string {
     ];
   });
   return table(
-    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp / udp lists', 'holds taken', 'busy srv/clients', 'load 1/5/15'],
+    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out UDP + TCP lists', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp / udp lists', 'holds taken', 'busy srv/clients', 'load 1/5/15'],
     rows,
   );
 }

@@ -20,6 +20,8 @@ export interface ServerCounters {
   /** Login storms met by holding presence (deltas paused, the list fetched once it settled). */
   presenceHolds: number;
   listsSent: number;
+  /** Bytes of those lists (TCP payload: frames with their length prefixes, or classic text). */
+  listBytes: number;
   broadcasts: number;
   tcpConnections: number;
   /** Peer datagrams carried by the relay, and their bytes (ciphertext). */
@@ -44,6 +46,7 @@ export function newServerCounters(): ServerCounters {
     loginRepeats: 0,
     presenceHolds: 0,
     listsSent: 0,
+    listBytes: 0,
     broadcasts: 0,
     tcpConnections: 0,
     relayed: 0,

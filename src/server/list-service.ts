@@ -77,6 +77,7 @@ export class ListService {
         done = true;
         conn.endWith(list);
         ctx.counters.listsSent++;
+        ctx.counters.listBytes += list.length;
         ctx.emit('list-sent', { to: conn.remote, users: ctx.directory.size, bytes: list.length });
       }, CLASSIC_SILENCE_MS);
       conn.onClose(() => {
@@ -102,8 +103,10 @@ export class ListService {
       done = true;
       const valid = this.#qim(buffered.subarray(2), conn.remote, (answer) => {
         if (answer.length === 0) return conn.destroy();
-        conn.endWith(this.#framed(answer));
+        const framed = this.#framed(answer);
+        conn.endWith(framed);
         ctx.counters.listsSent++;
+        ctx.counters.listBytes += framed.length;
         ctx.emit('list-sent', { to: conn.remote, users: ctx.directory.size, bytes: answer.reduce((n, d) => n + d.length, 0) });
       });
       if (!valid) conn.destroy();

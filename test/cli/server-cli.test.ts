@@ -116,6 +116,7 @@ describe('qim server', () => {
       refused: 0,
       loginRepeats: 0,
       presenceHolds: 0,
+      listBytes: 0,
       listsSent: 0,
       broadcasts: 0,
       tcpConnections: 0,

@@ -189,9 +189,11 @@ describe('qim protocol server', () => {
     const request = p.sessionBytes('list-request', 2); // made first, as a client does before its connection opens
     await p.send(p.sessionBytes('heartbeat', 5)); // arrives first
     await p.next('heartbeat-ack');
-    const frames = splitFrames(await tcpExchange(port, { send: frameDatagrams([request]) }));
+    const answer = await tcpExchange(port, { send: frameDatagrams([request]) });
+    const frames = splitFrames(answer);
     expect(frames?.length).toBeGreaterThan(0);
     expect(frames?.every((f) => p.fromServer(f))).toBe(true);
+    expect(server.counters).toMatchObject({ listsSent: 1, listBytes: answer.length });
     // The same request again is a replay, over TCP too.
     expect((await tcpExchange(port, { send: frameDatagrams([request]) })).length).toBe(0);
     expect(server.counters.drops.replayed).toBe(1);
