@@ -75,6 +75,8 @@ export interface Measurement {
    * was full), from /proc/net/udp; the rest of the machine's drops happened at the clients.
    */
   readonly socketDrops: number;
+  /** qim only: presence holds since `begin`, as ms from `begin` to their start and to their settling (null: still holding). */
+  readonly holds: readonly { readonly fromMs: number; readonly toMs: number | null }[];
 }
 
 let qim: QimServer | null = null;
@@ -83,6 +85,9 @@ const leaves: Record<string, number> = {};
 let naive: NaiveServer | null = null;
 let base: { cpu: NodeJS.CpuUsage; traffic: Traffic; mem: Memory; elu: ReturnType<typeof performance.eventLoopUtilization> } | null = null;
 let peakHeap = 0;
+/** Presence holds seen (qim), by the clock of performance.now(). */
+let holds: { from: number; to: number | null }[] = [];
+let beganAt = 0;
 let dropsAtBegin = 0;
 let port = 0;
 
@@ -151,6 +156,13 @@ serve({
     if (arg.impl === 'qim') {
       const backplane = arg.redis === undefined ? undefined : new RedisBackplane({ url: arg.redis, onError: () => {} });
       qim = new QimServer({ host: arg.host, port: 0, ...(arg.limits ? { limits: arg.limits } : {}), ...(backplane ? { backplane } : {}) });
+      qim.on('presence-hold', ({ holding }) => {
+        if (holding) holds.push({ from: performance.now(), to: null });
+        else {
+          const last = holds.at(-1);
+          if (last !== undefined && last.to === null) last.to = performance.now();
+        }
+      });
       qim.on('logout', ({ reason }) => {
         leaves[reason] = (leaves[reason] ?? 0) + 1;
       });
@@ -169,6 +181,8 @@ serve({
     resetPeakRss();
     peakHeap = mem.heapUsed;
     dropsAtBegin = socketDrops();
+    holds = [];
+    beganAt = performance.now();
     base = { cpu: process.cpuUsage(), traffic: traffic(), mem, elu: performance.eventLoopUtilization() };
     if (sampler !== null) clearInterval(sampler);
     sampler = setInterval(() => {
@@ -214,6 +228,7 @@ serve({
       elu,
       backlog: naive?.backlog ?? 0,
       socketDrops: socketDrops() - dropsAtBegin,
+      holds: holds.map((h) => ({ fromMs: h.from - beganAt, toMs: h.to === null ? null : h.to - beganAt })),
     };
   },
 

@@ -106,7 +106,15 @@ export function combine(ms: readonly Measurement[]): Measurement {
     elu: Math.max(...ms.map((m) => m.elu)),
     backlog: sum((m) => m.backlog),
     socketDrops: sum((m) => m.socketDrops),
+    holds: ms.flatMap((m) => m.holds),
   };
+}
+
+/** The server's presence holds as "from–to s" (several instances: each's, in order of start). */
+function holdsText(m: Measurement): string {
+  if (m.holds.length === 0) return '—';
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  return [...m.holds].sort((a, b) => a.fromMs - b.fromMs).map((h) => `${s(h.fromMs)}–${h.toMs === null ? '…' : s(h.toMs)} s`).join(', ');
 }
 
 export async function runStorm(o: StormOptions): Promise<StormRun> {
@@ -237,13 +245,14 @@ export function stormTable(runs: readonly StormRun[]): string {
       `${fmt(r.server.socketDrops)} / ${fmt(r.kernel.rcvbufErrors - r.server.socketDrops)}`,
       fmt(r.clientStats.retries),
       `${fmt(r.clientStats.resyncTcp)} / ${fmt(r.clientStats.resyncUdp)}`,
+      holdsText(r.server),
       fmt(r.clientStats.holds),
       `${Math.round(r.server.elu * 100)}% / ${Math.round(r.loadGenElu * 100)}%`,
       r.load.replace('load ', ''),
     ];
   });
   return table(
-    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out UDP + TCP lists', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp / udp lists', 'holds taken', 'busy srv/clients', 'load 1/5/15'],
+    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out UDP + TCP lists', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp / udp lists', 'server held presence', 'holds taken', 'busy srv/clients', 'load 1/5/15'],
     rows,
   );
 }
