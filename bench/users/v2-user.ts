@@ -358,12 +358,17 @@ export class V2User extends BaseUser {
     const chunks: Buffer[] = [];
     const socket = connect({ host: this.#o.server.address, port: this.#o.server.port, localAddress: this.#o.address, noDelay: true });
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const silent = () => {
       timedOut = true;
       socket.destroy();
-    }, 5000);
+    };
+    let timer = setTimeout(silent, 5000); // a silence, as ServerLink
     socket.on('connect', () => socket.write(request));
-    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('data', (c: Buffer) => {
+      clearTimeout(timer);
+      timer = setTimeout(silent, 5000);
+      chunks.push(c);
+    });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       clearTimeout(timer);

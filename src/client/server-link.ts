@@ -92,7 +92,7 @@ export interface LinkOptions {
   readonly missedHeartbeats?: number;
   /** Reconnect policy: the delay before attempt `n` (1-based), or null to give up. */
   readonly retryDelay?: (attempt: number) => number | null;
-  /** How long a resync over TCP may take before falling back to UDP. */
+  /** How long a resync over TCP may wait (to connect, then for each next read) before it fails. */
   readonly resyncMs?: number;
   /** The endpoint to report in LOGIN (default: the socket's own address). */
   readonly endpoint?: () => Endpoint;
@@ -513,11 +513,15 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     const stream = await new Promise<Buffer | null>((resolve) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      const timer = setTimeout(() => {
+      // A silence, not a total: a long list from a busy server may take longer while it flows.
+      const silent = () => {
         conn.destroy();
         resolve(null);
-      }, wait);
+      };
+      let timer = setTimeout(silent, wait);
       conn.onData((chunk) => {
+        clearTimeout(timer);
+        timer = setTimeout(silent, wait);
         size += chunk.length;
         if (size > MAX_RESYNC_BYTES) conn.destroy();
         else chunks.push(chunk);

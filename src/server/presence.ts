@@ -13,7 +13,7 @@
  * In a storm (a batch of many entries, a large part of the list) deltas would still cost every
  * user nearly every other user in datagrams. The hub then *holds*: everyone gets one LIST-HOLD,
  * batches stop, list requests are answered with the LIST-HOLD; when batches are small again (or
- * after MAX_HOLD_MS) everyone gets a LIST-HOLD with no wait (the list settled), and each fetches
+ * after maxHoldMs) everyone gets a LIST-HOLD with no wait (the list settled), and each fetches
  * the whole list over TCP once, spread over a moment.
  */
 import { encodeClassic } from '../protocol/classic/datagram.js';
@@ -39,10 +39,22 @@ const NO_FINGERPRINT = Buffer.alloc(FINGERPRINT_BYTES);
 
 /** A batch this large, and an eighth of the list or more, starts a hold; one this large keeps it. */
 export const HOLD_MIN_ENTRIES = 100;
-/** The longest hold: the list settles within this even while batches stay large. */
-export const MAX_HOLD_MS = 4000;
-/** Held clients fetch within this many ms per qim user online (1.5 s at 5,000). */
-const SPREAD_MS_PER_USER = 0.3;
+/**
+ * The longest hold with `users` listed: 4 s and half a millisecond per user (6.5 s at 5,000, 14 s
+ * at 20,000), so that a storm is usually over before the list settles; a settle that comes too
+ * soon costs every user another whole list at the next hold.
+ */
+export function maxHoldMs(users: number): number {
+  return 4000 + Math.ceil(users / 2);
+}
+/**
+ * The pace held clients are asked to fetch at: the spread is the lists' bytes (each recipient's
+ * whole list) over this many bytes a millisecond, what loopback TCP carries on the 2-core
+ * machine of docs/LIMITS.md while the users read (1.9 s at 5,000 users, 30 s at 20,000).
+ */
+const SPREAD_BYTES_PER_MS = 500_000;
+/** About what a list entry takes in a snapshot, for a spread announced before the snapshot exists. */
+const ENTRY_BYTES_ESTIMATE = 40;
 
 /** The upsert entry describing an online user. */
 export function entryFor(user: OnlineUser): PresenceEntry {
@@ -192,7 +204,7 @@ export class PresenceHub {
     const k = this.#pending.length;
     if (this.#hold !== null) {
       // Still a storm: hold on (nothing sent). Calm, or held long enough: settle.
-      return k >= HOLD_MIN_ENTRIES && Date.now() - this.#hold.since < MAX_HOLD_MS ? this.#holdOn() : this.#settle();
+      return k >= HOLD_MIN_ENTRIES && Date.now() - this.#hold.since < maxHoldMs(this.ctx.directory.size) ? this.#holdOn() : this.#settle();
     }
     if (k === 0) return;
     if (k >= HOLD_MIN_ENTRIES && k * 8 >= this.ctx.directory.size) return this.#holdOn();
@@ -229,7 +241,8 @@ export class PresenceHub {
     this.#pending = [];
     this.#published = this.#version;
     const window = this.#window();
-    const notice = this.#holdNotice(Math.max(0, MAX_HOLD_MS - (now - since)) + window + 1000);
+    const listBytes = this.ctx.directory.size * ENTRY_BYTES_ESTIMATE;
+    const notice = this.#holdNotice(Math.max(0, maxHoldMs(this.ctx.directory.size) - (now - since)) + window + 1000, listBytes);
     this.#hold = { since, notice: [notice] };
     if (starting) {
       this.ctx.counters.presenceHolds++;
@@ -253,19 +266,25 @@ export class PresenceHub {
     this.#hold = null;
     this.#pending = [];
     this.#published = this.#version;
-    const notice = this.#holdNotice(0);
+    // The snapshot everyone is about to fetch, built now (once for all) and measured for the spread.
+    let listBytes = 0;
+    for (const d of this.#snapshotDatagrams()) listBytes += 2 + d.length;
+    const notice = this.#holdNotice(0, listBytes);
     for (const to of this.recipients()) this.ctx.send(notice, to);
     this.ctx.emit('presence-hold', { holding: false, version: this.#version });
   }
 
-  /** A signed LIST-HOLD for the current version: wait `waitMs`, fetch within a spread that grows with the users online. */
-  #holdNotice(waitMs: number): Buffer {
+  /**
+   * A signed LIST-HOLD for the current version: wait `waitMs`, then fetch within a spread long
+   * enough for every recipient's list of `listBytes` at SPREAD_BYTES_PER_MS.
+   */
+  #holdNotice(waitMs: number, listBytes: number): Buffer {
     return this.#signed({
       type: 'list-hold',
       epoch: this.epoch,
       version: this.#version,
       waitMs: Math.min(0xffff, waitMs),
-      spreadMs: Math.min(0xffff, Math.ceil(this.recipientCount() * SPREAD_MS_PER_USER)),
+      spreadMs: Math.min(0xffff, Math.ceil((this.recipientCount() * listBytes) / SPREAD_BYTES_PER_MS)),
       signature: NO_SIGNATURE,
     });
   }
