@@ -33,12 +33,12 @@ const peer = x25519KeyPair();
 time('x25519KeyPair() — a fresh pair, once per LOGIN in v2.ts #login', 2000, () => x25519KeyPair());
 time('ed25519KeyPair() — an identity from a seed (JWK import, JWK export of its public half)', 2000, () => ed25519KeyPair(randomBytes(32)));
 time("generateKeyPairSync('x25519') — node:crypto's generator, not used: exporting its keys deadlocks Node 20 (keys.ts)", 2000, () => generateKeyPairSync('x25519'));
-time('verify() — Ed25519 LOGIN signature, SPKI import each call', 2000, () => verify(id.publicKey, msg, sig));
+time('verify() — Ed25519 LOGIN signature, JWK import each call', 2000, () => verify(id.publicKey, msg, sig));
 time('sign() — WELCOME signature', 2000, () => sign(id, msg));
 const theirs = x25519KeyPair().publicKey;
-time('x25519() — the login DH, SPKI import each call', 2000, () => x25519(peer, theirs));
-time('createPublicKey from SPKI DER — what verify() and x25519() do first', 2000, () => createPublicKey({ key: Buffer.concat([X25519_SPKI, theirs]), format: 'der', type: 'spki' }));
-time('createPublicKey from JWK — the same key imported as JWK', 2000, () => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: theirs.toString('base64url') }, format: 'jwk' }));
+time('x25519() — the login DH, JWK import each call', 2000, () => x25519(peer, theirs));
+time('createPublicKey from SPKI DER — the import verify() and x25519() no longer use', 2000, () => createPublicKey({ key: Buffer.concat([X25519_SPKI, theirs]), format: 'der', type: 'spki' }));
+time('createPublicKey from JWK — the same key, as verify() and x25519() import it', 2000, () => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: theirs.toString('base64url') }, format: 'jwk' }));
 
 const key = randomBytes(32);
 const randomKey = randomBytes(32);
