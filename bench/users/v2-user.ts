@@ -56,7 +56,12 @@ export class V2User extends BaseUser {
   #beat: NodeJS.Timeout | null = null;
   #resyncing = false;
   /** A LIST-HOLD in force (as ServerLink): the list is fetched when it ends. */
-  readonly #hold = new ListHold(() => this.#resync(false));
+  readonly #hold = new ListHold(() => {
+    if (this.#resyncing) this.#refetch = true;
+    else this.#resync(false);
+  });
+  /** A hold ended while a fetch was on its way (as ServerLink): fetch again after it unless it brought the list. */
+  #refetch = false;
   readonly #parts = new Map<number, (Buffer | undefined)[]>();
   /** Deltas that came while the whole list was on its way (as ServerLink). */
   readonly #held = new Map<number, { to: number; parts: readonly Buffer[] }>();
@@ -209,7 +214,8 @@ export class V2User extends BaseUser {
     this.#version = -1;
     this.#parts.clear();
     this.#held.clear();
-    this.#hold.end();
+    this.#hold.reset();
+    this.#refetch = false;
     this.#state = 'online';
     this.onlineAt = wallMs();
     this.#o.observer.onOnline?.(this);
@@ -285,10 +291,7 @@ export class V2User extends BaseUser {
   #onHold(bytes: Buffer): boolean {
     if (bytes.length !== 82) return false;
     const version = bytes.readUInt32BE(10);
-    if (version > this.#version) {
-      this.stats.holds++;
-      this.#hold.take(version, bytes.readUInt16BE(14), bytes.readUInt16BE(16));
-    }
+    if (version > this.#version && this.#hold.take(version, bytes.readUInt16BE(14), bytes.readUInt16BE(16))) this.stats.holds++;
     return true;
   }
 
@@ -378,11 +381,11 @@ export class V2User extends BaseUser {
       const frames = framesOf(chunks);
       const first = frames?.[0];
       const h = this.#header;
-      if (frames?.length === 1 && first?.[1] === 0x16 && this.#onHold(first)) return; // a storm: the list comes when it settles
+      if (frames?.length === 1 && first?.[1] === 0x16 && this.#onHold(first)) return this.#fetched(); // a storm: the list comes when it settles
       if (frames !== null && first !== undefined && presenceHeader(first, h) && h.fromVersion === 0 && frames.length === h.parts) {
         if (counted) this.stats.resyncTcp++;
         this.#batch(0, h.toVersion, frames);
-        return;
+        return this.#fetched();
       }
       // As ServerLink: turned away (closed before a byte) up to TCP_BUSY_TRIES times, waiting twice
       // as long each time; another failure once more; then the list as datagrams.
@@ -391,10 +394,18 @@ export class V2User extends BaseUser {
         const base = 100 * 2 ** Math.min(attempt - 1, 4);
         setTimeout(() => this.#resync(counted, attempt + 1, failed), base + Math.random() * base * 3);
       } else {
+        this.#refetch = false; // the list is on its way as datagrams
         this.stats.resyncUdp++; // every list asked for as datagrams, after a login or a hold too
         this.#send(this.#sessionBytes(0x0a));
       }
     });
+  }
+
+  /** A fetch came back with a list or a hold (as ServerLink): fetch again if a hold ended meanwhile and this was not its list. */
+  #fetched(): void {
+    const again = this.#refetch;
+    this.#refetch = false;
+    if (again && this.#version < this.#hold.newest && !this.#hold.active) this.#resync(false);
   }
 }
 

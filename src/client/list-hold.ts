@@ -2,9 +2,16 @@
  * A LIST-HOLD in force at a client (docs/PROTOCOL.md, "Presence in a storm"): the server is in a
  * login storm and sends no deltas. The hold ends when it settles (or its wait runs out), and then
  * the list is fetched once, at a random moment within the spread the server named.
+ *
+ * Notices can arrive out of order: a LIST-HOLD that answered a TCP fetch started during the storm
+ * may be read after the settle that came over UDP. Such a notice (older than one already taken, or
+ * not newer than a settle) changes nothing; taking it would wait out a hold that is already over.
  */
 export class ListHold {
-  #version = -1;
+  /** The newest version any notice named (the list the fetch is for). */
+  #newest = -1;
+  /** The newest version the server said it settled at. */
+  #settledAt = -1;
   #spreadMs = 0;
   #timer: NodeJS.Timeout | null = null;
   #settling = false;
@@ -17,18 +24,35 @@ export class ListHold {
     return this.#timer !== null;
   }
 
-  /** Takes a hold at `version`: the list is fetched after `waitMs`, or sooner when it settles. */
-  take(version: number, waitMs: number, spreadMs: number): void {
-    if (this.#settling) return;
-    this.end();
-    this.#version = version;
-    this.#spreadMs = spreadMs;
-    this.#timer = setTimeout(() => this.settle(), waitMs);
-    this.#timer.unref();
+  /** The newest list version a notice named: a list older than this one is not the one held for. */
+  get newest(): number {
+    return this.#newest;
   }
 
-  /** The hold ended: fetch within the spread. Nothing when no hold is in force or a fetch is timed. */
+  /**
+   * Takes a hold at `version` (a settle when `waitMs` is 0): the list is fetched after `waitMs`,
+   * or sooner when it settles. False when the notice is stale and changed nothing.
+   */
+  take(version: number, waitMs: number, spreadMs: number): boolean {
+    if (this.#settling || version < this.#newest || (waitMs > 0 && version <= this.#settledAt)) return false;
+    this.end();
+    this.#newest = version;
+    this.#spreadMs = spreadMs;
+    if (waitMs === 0) this.#settledAt = version;
+    this.#timer = setTimeout(() => this.#ended(), waitMs);
+    this.#timer.unref();
+    return true;
+  }
+
+  /** The server settled (a delta that does not follow on): fetch within the spread. */
   settle(): void {
+    if (this.#timer === null || this.#settling) return;
+    this.#settledAt = Math.max(this.#settledAt, this.#newest);
+    this.#ended();
+  }
+
+  /** The hold ended (settled, or its wait ran out): fetch at a random moment within the spread. */
+  #ended(): void {
     if (this.#timer === null || this.#settling) return;
     clearTimeout(this.#timer);
     this.#settling = true;
@@ -41,13 +65,20 @@ export class ListHold {
 
   /** A whole list at `version` came: a hold it covers (and not yet settling) is over. */
   covered(version: number): void {
-    if (this.#timer !== null && !this.#settling && version >= this.#version) this.end();
+    if (this.#timer !== null && !this.#settling && version >= this.#newest) this.end();
   }
 
-  /** Drops the hold (a new login, a close). */
+  /** Drops the hold (a close). */
   end(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#settling = false;
+  }
+
+  /** Drops the hold and forgets the versions seen (a new session: its versions start again). */
+  reset(): void {
+    this.end();
+    this.#newest = -1;
+    this.#settledAt = -1;
   }
 }

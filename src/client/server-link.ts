@@ -143,8 +143,14 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   /** A LIST-HOLD in force (the server is in a login storm): the list is fetched when it ends. */
   readonly #hold = new ListHold(() => {
     this.resyncs.held++;
-    this.#resync(false);
+    if (this.#resyncing) this.#refetch = true;
+    else this.#resync(false);
   });
+  /**
+   * A hold ended while a fetch was on its way: that fetch may have been answered before the settle
+   * (with a LIST-HOLD now stale), so the list is fetched again after it unless it brought the list.
+   */
+  #refetch = false;
   /** Login attempts that failed in a row (each waits twice as long as the one before). */
   #failures = 0;
   /**
@@ -427,7 +433,8 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     // a resync is: one cached write for the server however long the list, nothing to lose.
     this.#version = -1;
     this.#held.clear();
-    this.#hold.end();
+    this.#hold.reset();
+    this.#refetch = false;
     this.#resync(false);
     this.#schedule();
   }
@@ -465,8 +472,10 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   #resync(counted = true): void {
     if (this.#resyncing || this.#state !== 'online') return;
     this.#resyncing = true;
+    let fetched = false;
     void this.#fetchWithRetries()
       .then((ok) => {
+        fetched = ok;
         if (ok) {
           if (counted) this.resyncs.tcp++;
         } else if (this.#state === 'online') {
@@ -476,6 +485,10 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       })
       .finally(() => {
         this.#resyncing = false;
+        const again = this.#refetch;
+        this.#refetch = false;
+        // (After a fallback to UDP the list is on its way already.)
+        if (again && fetched && this.#version < this.#hold.newest && !this.#hold.active) this.#resync(false);
       });
   }
 

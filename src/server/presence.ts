@@ -37,8 +37,17 @@ import type { OnlineUser } from './directory.js';
 /** What a classic user, who has no key, is listed with. */
 const NO_FINGERPRINT = Buffer.alloc(FINGERPRINT_BYTES);
 
-/** A batch this large, and an eighth of the list or more, starts a hold; one this large keeps it. */
+/**
+ * A storm is joins at this many a second or more (and, to start a hold, the list growing by an
+ * eighth or more within STORM_HORIZON_MS); a batch this large is one whatever its window.
+ */
 export const HOLD_MIN_ENTRIES = 100;
+/**
+ * How far back the list's growth is measured when telling a storm from churn: a batch window is
+ * short (70 ms at 1,000 users), and a storm that a slower machine lets in at 700 logins a second
+ * fills no batch with HOLD_MIN_ENTRIES, yet costs every user a delta per window for seconds.
+ */
+export const STORM_HORIZON_MS = 1000;
 /**
  * The longest hold with `users` listed: 4 s and half a millisecond per user (6.5 s at 5,000, 14 s
  * at 20,000), so that a storm is usually over before the list settles; a settle that comes too
@@ -111,6 +120,9 @@ export class PresenceHub {
   readonly #skip = new Set<string>();
   /** The hold in force (a storm): when it began, and the LIST-HOLD that answers list requests. */
   #hold: { since: number; notice: Buffer[] } | null = null;
+  /** The batch timer's length when it was armed (a batch's entries over it: the rate of change). */
+  #armedMs = 0;
+  readonly #growth = new Growth(STORM_HORIZON_MS);
 
   constructor(
     private readonly ctx: ServerContext,
@@ -202,12 +214,19 @@ export class PresenceHub {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     const k = this.#pending.length;
+    const now = Date.now();
+    const size = this.ctx.directory.size;
+    const grew = this.#growth.note(now, size);
+    // Changes at HOLD_MIN_ENTRIES a second or more over this batch's window (or a batch that large).
+    const stormy = k >= HOLD_MIN_ENTRIES || (k > 0 && k * 1000 >= HOLD_MIN_ENTRIES * this.#armedMs);
     if (this.#hold !== null) {
       // Still a storm: hold on (nothing sent). Calm, or held long enough: settle.
-      return k >= HOLD_MIN_ENTRIES && Date.now() - this.#hold.since < maxHoldMs(this.ctx.directory.size) ? this.#holdOn() : this.#settle();
+      return stormy && now - this.#hold.since < maxHoldMs(size) ? this.#holdOn() : this.#settle();
     }
     if (k === 0) return;
-    if (k >= HOLD_MIN_ENTRIES && k * 8 >= this.ctx.directory.size) return this.#holdOn();
+    // A storm that grows the list by an eighth in one batch, or within the horizon; churn (joins
+    // and leaves alike) does not grow it, and deltas serve it better than everyone's whole list.
+    if ((k >= HOLD_MIN_ENTRIES && k * 8 >= size) || (stormy && grew >= HOLD_MIN_ENTRIES && grew * 8 >= size)) return this.#holdOn();
     const datagrams = this.#encode(this.#published, this.#version, this.#pending);
     this.#pending = [];
     this.#published = this.#version;
@@ -254,6 +273,7 @@ export class PresenceHub {
     const tcp = this.#waitingTcp;
     this.#waitingTcp = [];
     for (const answer of tcp) answer(this.#hold.notice);
+    this.#armedMs = window;
     this.#timer = setTimeout(() => this.flush(), window);
   }
 
@@ -264,6 +284,8 @@ export class PresenceHub {
    */
   #settle(): void {
     this.#hold = null;
+    // Growth from here on: everyone is about to fetch the list as it stands.
+    this.#growth.restart(Date.now(), this.ctx.directory.size);
     this.#pending = [];
     this.#published = this.#version;
     // The snapshot everyone is about to fetch, built now (once for all) and measured for the spread.
@@ -306,7 +328,10 @@ export class PresenceHub {
     // Every batch costs one datagram per recipient: with many online, gather changes for longer
     // (a millisecond more per 20 recipients: 70 ms at 1,000 online, 1,020 ms at 20,000), which bounds
     // the fan-out's cost in a storm while a quiet server still answers in presenceBatchMs.
-    this.#timer ??= setTimeout(() => this.flush(), this.#window());
+    if (this.#timer === null) {
+      this.#armedMs = this.#window();
+      this.#timer = setTimeout(() => this.flush(), this.#armedMs);
+    }
   }
 
   #window(): number {
@@ -347,4 +372,30 @@ const NO_SIGNATURE = Buffer.alloc(PRESENCE_SIGNATURE_BYTES);
 
 function endpointKey(e: Endpoint): string {
   return `${e.address}|${e.port}`;
+}
+
+/**
+ * How much the list grew lately: the size at each batch, against the last one recorded at least
+ * `horizonMs` before (or the oldest kept). Sparse samples mean slow change, so a longer look back
+ * then still tells a storm from a quiet server.
+ */
+export class Growth {
+  readonly #samples: { at: number; size: number }[] = [];
+
+  constructor(private readonly horizonMs: number) {}
+
+  /** Records the list's size `size` at `now`; answers how much it grew since the horizon. */
+  note(now: number, size: number): number {
+    const s = this.#samples;
+    s.push({ at: now, size });
+    // Keep one sample at or before the horizon as the anchor (samples come at most one a batch).
+    while (s.length > 2 && (s[1] as { at: number }).at <= now - this.horizonMs) s.shift();
+    return size - (s[0] as { size: number }).size;
+  }
+
+  /** Forgets the growth so far: `size` at `now` is where it is measured from. */
+  restart(now: number, size: number): void {
+    this.#samples.length = 0;
+    this.#samples.push({ at: now, size });
+  }
 }

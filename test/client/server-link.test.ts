@@ -6,6 +6,7 @@ import { UdpTransport } from '../../src/transport/udp.js';
 import { RawPeer, rawLogin, tcpExchange } from '../helpers/raw-peer.js';
 import { encodeV2, Type } from '../../src/protocol/v2/messages.js';
 import { frameDatagrams } from '../../src/protocol/v2/stream.js';
+import { SlowPath } from '../helpers/slow-path.js';
 import { nextEvent, until } from '../helpers/wait.js';
 
 const closers: (() => Promise<void> | void)[] = [];
@@ -245,6 +246,26 @@ describe('qim server link', () => {
       expect(s.counters.presenceHolds).toBe(1);
       expect(alice.resyncs).toEqual({ tcp: 0, udp: 0, held: 1 });
       expect(alice.version).toBe(s.counters.logins + 1);
+    });
+
+    it('fetches the list at the settle even when its fetch after login was answered with a hold it reads later', async () => {
+      // Alice logs in during the hold; the answer to her first fetch (a LIST-HOLD) is held on the
+      // way until the settle has come over UDP and her spread has passed: read then, it is stale.
+      const s = await server({ limits: { ...fast, leaseMs: 10_000, presenceBatchMs: 500 } });
+      const path = await SlowPath.open(s.endpoint.port);
+      closers.push(() => path.close());
+      await storm(s.endpoint.port);
+      await until(() => s.counters.presenceHolds === 1, 'the hold');
+      const alice = await link(path.port, 'alice');
+      await alice.connect();
+      const isSettle = (b: Buffer): boolean => b[1] === Type.ListHold && b.readUInt16BE(14) === 0;
+      await until(() => path.toClient.some(isSettle), 'the settle');
+      await new Promise((r) => setTimeout(r, 200)); // past the spread (a few ms for 121 users)
+      expect(alice.contacts()).toHaveLength(0);
+      path.release();
+      // The stale hold's wait would be over 5 s (what was left of MAX_HOLD_MS, a window, a second).
+      await until(() => alice.contacts().length === 120, 'every user of the storm, fetched again after the stale answer', 3000);
+      expect(alice.resyncs).toEqual({ tcp: 0, udp: 0, held: 1 });
     });
 
     it('fetches the list when its wait runs out, if the settle was lost', async () => {
