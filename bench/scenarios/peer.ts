@@ -35,8 +35,9 @@ export interface PeerOptions {
 }
 
 async function one(impl: PeerImpl, loss: number, o: PeerOptions): Promise<PeerRun> {
-  const a = await spawnChild('peer-child.ts', `peer-a-${impl}`);
-  const b = await spawnChild('peer-child.ts', `peer-b-${impl}`);
+  const prof = process.env.QIM_PEER_PROF ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${process.env.QIM_PEER_PROF}`] } : {};
+  const a = await spawnChild('peer-child.ts', `peer-a-${impl}`, prof);
+  const b = await spawnChild('peer-child.ts', `peer-b-${impl}`, prof);
   let proxy: ImpairProxy | null = null;
   try {
     const pa = await a.call<{ port: number; key: Buffer }>('open', { impl });

@@ -219,7 +219,9 @@ export class V2User extends BaseUser {
     this.#state = 'online';
     this.onlineAt = wallMs();
     this.#o.observer.onOnline?.(this);
-    this.#resync(false); // the list over TCP, as ServerLink fetches it after WELCOME
+    // The list over TCP, as ServerLink fetches it after WELCOME; in a storm, when the hold it names settles.
+    if (d.value.holdWaitMs > 0 && this.#hold.take(d.value.listVersion, d.value.holdWaitMs, d.value.holdSpreadMs)) this.stats.holds++;
+    else this.#resync(false);
     if (this.#o.heartbeats) this.#heartbeat();
   }
 

@@ -95,6 +95,11 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   #lastDirect = -Infinity;
   #lastHeard = 0;
   #keepalive: NodeJS.Timeout | null = null;
+  /**
+   * The ACK for MSGs read, sent once this turn of the event loop has handled them: one ACK for all
+   * the MSGs read together, and after any reply their delivery prompted (an echo goes out first).
+   */
+  #ackDue: NodeJS.Immediate | null = null;
   /** Why the last RESP was rejected, reported if the handshake then times out. */
   #lastError: HandshakeError | null = null;
 
@@ -241,7 +246,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
         payload.writeUInt16BE(frame.parts, 2);
         frame.bytes.copy(payload, 4);
         const r = this.#receiver.receive(frame.seq, payload, frame.floor);
-        this.#seal(encodeFrame({ kind: 'ack', ack: this.#receiver.ack() }));
+        this.#ackSoon();
         for (const p of r.deliver) this.#assemble(Buffer.from(p), frame.seq);
         break;
       }
@@ -253,8 +258,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
         this.emit('typing', frame.typing);
         break;
       case 'skip':
+        this.#ackSoon();
         for (const p of this.#receiver.skipTo(frame.floor).deliver) this.#assemble(Buffer.from(p), frame.floor);
-        this.#seal(encodeFrame({ kind: 'ack', ack: this.#receiver.ack() }));
         break;
       case 'ping':
         break; // its arrival was the point
@@ -266,6 +271,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   close(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#ackDue !== null) clearImmediate(this.#ackDue);
+    this.#ackDue = null;
     if (this.#keepalive !== null) clearInterval(this.#keepalive);
     this.#keepalive = null;
   }
@@ -380,6 +387,13 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     } catch {
       // Not UTF-8: the peer is broken or hostile; drop the message.
     }
+  }
+
+  #ackSoon(): void {
+    this.#ackDue ??= setImmediate(() => {
+      this.#ackDue = null;
+      this.#seal(encodeFrame({ kind: 'ack', ack: this.#receiver.ack() }));
+    });
   }
 
   #seal(frame: Buffer, to: PeerRoute = this.#route): void {

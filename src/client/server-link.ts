@@ -430,12 +430,14 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     const signature = signPrekey(this.options.identity, this.options.name, prekey);
     this.udp.send(this.#macd({ type: 'prekey', session: answer.session, counter: ++this.#counter, prekey, signature, mac: Buffer.alloc(16) }), this.options.server);
     // The list is fetched whole after every login (deltas from before it may be gone), over TCP as
-    // a resync is: one cached write for the server however long the list, nothing to lose.
+    // a resync is: one cached write for the server however long the list, nothing to lose. In a
+    // login storm the WELCOME names the hold instead, and the list is fetched when it settles.
     this.#version = -1;
     this.#held.clear();
     this.#hold.reset();
     this.#refetch = false;
-    this.#resync(false);
+    if (answer.holdWaitMs > 0) this.#hold.take(answer.listVersion, answer.holdWaitMs, answer.holdSpreadMs);
+    else this.#resync(false);
     this.#schedule();
   }
 

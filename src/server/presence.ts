@@ -99,6 +99,12 @@ function samePrivate(a: NonNullable<Seen>, b: NonNullable<Seen>): boolean {
   return sameEndpoint(a.privateEndpoint ?? a.endpoint, b.privateEndpoint ?? b.endpoint);
 }
 
+/** What a LIST-HOLD (or a WELCOME during a hold) asks of a client: wait, then fetch within the spread. */
+export interface HoldTerms {
+  readonly waitMs: number;
+  readonly spreadMs: number;
+}
+
 /** Versioned, batched presence fan-out. */
 export class PresenceHub {
   /**
@@ -119,7 +125,7 @@ export class PresenceHub {
   /** Users who get the next batch within their snapshot: not sent it on its own. */
   readonly #skip = new Set<string>();
   /** The hold in force (a storm): when it began, and the LIST-HOLD that answers list requests. */
-  #hold: { since: number; notice: Buffer[] } | null = null;
+  #hold: { since: number; notice: Buffer[]; terms: HoldTerms } | null = null;
   /** The batch timer's length when it was armed (a batch's entries over it: the rate of change). */
   #armedMs = 0;
   readonly #growth = new Growth(STORM_HORIZON_MS);
@@ -142,6 +148,11 @@ export class PresenceHub {
   /** Whether a hold is in force (a storm: deltas wait, list requests get a LIST-HOLD). */
   get holding(): boolean {
     return this.#hold !== null;
+  }
+
+  /** The wait and spread of the hold in force, as its LIST-HOLD names them (WELCOME carries them); null when none. */
+  get holdTerms(): HoldTerms | null {
+    return this.#hold?.terms ?? null;
   }
 
   /**
@@ -261,8 +272,9 @@ export class PresenceHub {
     this.#published = this.#version;
     const window = this.#window();
     const listBytes = this.ctx.directory.size * ENTRY_BYTES_ESTIMATE;
-    const notice = this.#holdNotice(Math.max(0, maxHoldMs(this.ctx.directory.size) - (now - since)) + window + 1000, listBytes);
-    this.#hold = { since, notice: [notice] };
+    const terms = this.#holdTerms(Math.max(0, maxHoldMs(this.ctx.directory.size) - (now - since)) + window + 1000, listBytes);
+    const notice = this.#holdNotice(terms);
+    this.#hold = { since, notice: [notice], terms };
     if (starting) {
       this.ctx.counters.presenceHolds++;
       this.ctx.emit('presence-hold', { holding: true, version: this.#version });
@@ -291,24 +303,22 @@ export class PresenceHub {
     // The snapshot everyone is about to fetch, built now (once for all) and measured for the spread.
     let listBytes = 0;
     for (const d of this.#snapshotDatagrams()) listBytes += 2 + d.length;
-    const notice = this.#holdNotice(0, listBytes);
+    const notice = this.#holdNotice(this.#holdTerms(0, listBytes));
     for (const to of this.recipients()) this.ctx.send(notice, to);
     this.ctx.emit('presence-hold', { holding: false, version: this.#version });
   }
 
-  /**
-   * A signed LIST-HOLD for the current version: wait `waitMs`, then fetch within a spread long
-   * enough for every recipient's list of `listBytes` at SPREAD_BYTES_PER_MS.
-   */
-  #holdNotice(waitMs: number, listBytes: number): Buffer {
-    return this.#signed({
-      type: 'list-hold',
-      epoch: this.epoch,
-      version: this.#version,
+  /** Wait `waitMs`, then fetch within a spread long enough for every recipient's list of `listBytes` at SPREAD_BYTES_PER_MS. */
+  #holdTerms(waitMs: number, listBytes: number): HoldTerms {
+    return {
       waitMs: Math.min(0xffff, waitMs),
       spreadMs: Math.min(0xffff, Math.ceil((this.recipientCount() * listBytes) / SPREAD_BYTES_PER_MS)),
-      signature: NO_SIGNATURE,
-    });
+    };
+  }
+
+  /** A signed LIST-HOLD for the current version, with `terms`. */
+  #holdNotice(terms: HoldTerms): Buffer {
+    return this.#signed({ type: 'list-hold', epoch: this.epoch, version: this.#version, ...terms, signature: NO_SIGNATURE });
   }
 
   /** Stops the batch timer; requests still waiting are answered with what there is. */

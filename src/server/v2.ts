@@ -82,7 +82,7 @@ export class V2Handler {
    * WELCOMEs sent lately, by name: a client whose WELCOME is slow (a busy server) or lost sends
    * the very same LOGIN again, and gets the same WELCOME back for the price of a hash.
    */
-  readonly #welcomes = new Map<string, { login: Buffer; from: Endpoint; welcome: Buffer; until: number }>();
+  readonly #welcomes = new Map<string, { login: Buffer; from: Endpoint; welcome: Buffer; fields: Msg<'welcome'>; until: number }>();
   /** HELLO and LOGIN per source address: the only messages anyone may send without a session. */
   readonly #limiter: RateLimiter;
   /** Relay bytes per user, and introductions per session. */
@@ -192,6 +192,12 @@ export class V2Handler {
     const repeat = this.#welcomes.get(m.name);
     if (repeat !== undefined && repeat.login.equals(loginHash) && sameEndpoint(repeat.from, from)) {
       ctx.counters.loginRepeats++;
+      if (repeat.fields.holdWaitMs > 0 && !this.#deps.presence.holding) {
+        // The hold it named has settled since (its settle went out): a WELCOME that still named it
+        // would have the client wait it out. Signed again without it.
+        repeat.fields = { ...repeat.fields, holdWaitMs: 0, holdSpreadMs: 0 };
+        repeat.welcome = this.#signWelcome(repeat.fields, loginHash);
+      }
       ctx.send(repeat.welcome, from);
       return;
     }
@@ -254,6 +260,7 @@ export class V2Handler {
     }
     announceVisibility(ctx, m.name, before, { endpoint: from, status: m.status, privateEndpoint: m.endpoint });
 
+    const hold = this.#deps.presence.holdTerms;
     const welcome: Msg<'welcome'> = {
       type: 'welcome',
       session: Buffer.from(session.id, 'hex'),
@@ -264,14 +271,22 @@ export class V2Handler {
       observed: from,
       serverIdentity: this.#deps.identity.publicKey,
       serverEphemeral: ephemeral.publicKey,
+      // In a storm the client waits for the settle instead of asking for the list now (and being
+      // answered with a LIST-HOLD over a TCP connection of its own).
+      holdWaitMs: hold?.waitMs ?? 0,
+      holdSpreadMs: hold?.spreadMs ?? 0,
       signature: Buffer.alloc(64),
     };
-    // The signature binds the answer to this very LOGIN: a WELCOME cannot be replayed to another.
-    const signed = Buffer.concat([welcomeSigned(welcome), loginHash]);
-    const welcomeBytes = encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) });
-    this.#welcomes.set(m.name, { login: loginHash, from, welcome: welcomeBytes, until: this.#deps.now() + WELCOME_REPEAT_MS });
+    const welcomeBytes = this.#signWelcome(welcome, loginHash);
+    this.#welcomes.set(m.name, { login: loginHash, from, welcome: welcomeBytes, fields: welcome, until: this.#deps.now() + WELCOME_REPEAT_MS });
     this.#ctx.send(welcomeBytes, from);
     void this.#flushOffline(session).catch(() => undefined);
+  }
+
+  /** The signature binds the answer to this very LOGIN: a WELCOME cannot be replayed to another. */
+  #signWelcome(welcome: Msg<'welcome'>, loginHash: Buffer): Buffer {
+    const signed = Buffer.concat([welcomeSigned(welcome), loginHash]);
+    return encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) });
   }
 
   #session(m: SessionMsg, bytes: Buffer, from: Endpoint): void {

@@ -80,6 +80,8 @@ export const arbV2Message: fc.Arbitrary<V2Message> = fc.oneof(
     observed: arbEndpoint,
     serverIdentity: bytes(32),
     serverEphemeral: bytes(32),
+    holdWaitMs: fc.integer({ min: 0, max: 0xffff }),
+    holdSpreadMs: fc.integer({ min: 0, max: 0xffff }),
     signature: bytes(64),
   }),
   fc.record({ type: fc.constant('refused' as const), code: fc.integer({ min: 0, max: 255 }), reason: arbText.filter((s) => Buffer.byteLength(s) <= 64) }),

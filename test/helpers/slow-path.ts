@@ -9,8 +9,8 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
 
 export class SlowPath {
-  /** While set, the server's TCP answers wait at the path until `release()`. */
-  holdTcp = true;
+  /** While set, the server's TCP answers (on connections made meanwhile) wait at the path until `release()`. */
+  holdTcp = false;
   /** Datagrams the server sent the client, as they passed. */
   readonly toClient: Buffer[] = [];
   #client: RemoteInfo | null = null;

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeV2, type PresenceEntry, type V2Message } from '../../src/protocol/v2/messages.js';
+import { createHash } from 'node:crypto';
+import { decodeV2, welcomeSigned, type PresenceEntry, type V2Message } from '../../src/protocol/v2/messages.js';
+import { verify } from '../../src/crypto/keys.js';
 import { QimServer } from '../../src/index.js';
 import { RawPeer, rawLogin } from '../helpers/raw-peer.js';
 import { V2Peer } from '../helpers/v2-peer.js';
@@ -190,6 +192,36 @@ describe('presence in a login storm', () => {
     const snapshot = (frames ?? []).map((f) => decodePresence(f));
     expect(snapshot[0]).toMatchObject({ fromVersion: 0, toVersion: 122 });
     expect(snapshot.flatMap((p) => p.entries)).toHaveLength(121);
+  });
+
+  it('names the hold in a WELCOME sent during it, and signs a WELCOME repeated after the settle again without it', async () => {
+    const storm = new QimServer({ host: '127.0.0.1', port: 0, limits: { presenceBatchMs: 800 } });
+    await storm.start();
+    closers.push(() => storm.stop());
+    const stormPort = storm.endpoint.port;
+    const quiet = await V2Peer.create(stormPort);
+    closers.push(() => quiet.close());
+    expect(await quiet.login('quiet')).toMatchObject({ holdWaitMs: 0, holdSpreadMs: 0 });
+    const peers = await Promise.all(Array.from({ length: 120 }, () => RawPeer.bind()));
+    closers.push(async () => void (await Promise.all(peers.map((p) => p.close()))));
+    await Promise.all(peers.map((p, i) => p.send(`login,user${i},${p.endpoint}`, stormPort)));
+    await until(() => storm.counters.presenceHolds === 1, 'the hold');
+    const late = await V2Peer.create(stormPort);
+    closers.push(() => late.close());
+    const held = await late.login('late');
+    const notice = holds(quiet)[0];
+    expect(held.holdWaitMs).toBeGreaterThan(4000);
+    expect(held.holdSpreadMs).toBe(notice?.spreadMs);
+    expect(held.listVersion).toBe(notice?.version);
+    // After the settle, the same LOGIN again (its WELCOME was lost, say) is not told of a hold that is over.
+    await until(() => holds(late).some((h) => h.waitMs === 0), 'the settle', 8000);
+    await late.send(late.lastLogin as Buffer);
+    const again = await late.next('welcome');
+    expect(again).toMatchObject({ session: held.session, serverEphemeral: held.serverEphemeral, holdWaitMs: 0, holdSpreadMs: 0 });
+    if (again.type !== 'welcome') throw new Error('unreachable');
+    const signed = Buffer.concat([welcomeSigned(again), createHash('sha256').update(late.lastLogin as Buffer).digest()]);
+    expect(verify(again.serverIdentity, signed, again.signature)).toBe(true);
+    expect(storm.counters.loginRepeats).toBe(1);
   });
 
   /** A server with short batches, one qim observer, and `n` classic peers ready to log in. */

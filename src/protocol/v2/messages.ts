@@ -98,6 +98,12 @@ export type V2Message =
       observed: Endpoint;
       serverIdentity: Buffer;
       serverEphemeral: Buffer;
+      /**
+       * A presence hold in force at the login (a storm): how long to wait for it to settle and the
+       * spread to fetch within, as a LIST-HOLD would say; 0 and 0 when there is none.
+       */
+      holdWaitMs: number;
+      holdSpreadMs: number;
       signature: Buffer;
     }
   | { type: 'refused'; code: number; reason: string }
@@ -323,6 +329,8 @@ export function welcomeSigned(m: Extract<V2Message, { type: 'welcome' }>): Buffe
     .endpoint(m.observed)
     .raw(m.serverIdentity)
     .raw(m.serverEphemeral)
+    .u16(m.holdWaitMs)
+    .u16(m.holdSpreadMs)
     .finish();
 }
 
@@ -386,6 +394,8 @@ export function decodeV2(bytes: Uint8Array): Decoded<V2Message> {
         observed: r.endpoint(),
         serverIdentity: r.fixed(32),
         serverEphemeral: r.fixed(32),
+        holdWaitMs: r.u16(),
+        holdSpreadMs: r.u16(),
         signature: r.fixed(64),
       };
       break;
