@@ -25,9 +25,9 @@ const J = 0x6a; // 'j': churn joiners
 /** Each step of the login waits this long before the attempt starts again (as ServerLink). */
 const ATTEMPT_MS = 1000;
 /** Times a LOGIN is sent before the attempt starts again from HELLO (as ServerLink). */
-const LOGIN_SENDS = 3;
-/** TCP fetches turned away before the list comes as datagrams (as ServerLink). */
-const TCP_BUSY_TRIES = 5;
+const LOGIN_SENDS = 5;
+/** TCP fetches turned away (or left silent) before the list comes as datagrams (as ServerLink). */
+const TCP_BUSY_TRIES = 12;
 
 export interface V2UserOptions extends UserOptions {
   readonly identity: KeyPair;
@@ -363,12 +363,16 @@ export class V2User extends BaseUser {
     const chunks: Buffer[] = [];
     const socket = connect({ host: this.#o.server.address, port: this.#o.server.port, localAddress: this.#o.address, noDelay: true });
     let timedOut = false;
+    let connected = false;
     const silent = () => {
       timedOut = true;
       socket.destroy();
     };
     let timer = setTimeout(silent, 5000); // a silence, as ServerLink
-    socket.on('connect', () => socket.write(request));
+    socket.on('connect', () => {
+      connected = true;
+      socket.write(request);
+    });
     socket.on('data', (c: Buffer) => {
       clearTimeout(timer);
       timer = setTimeout(silent, 5000);
@@ -389,9 +393,11 @@ export class V2User extends BaseUser {
         this.#batch(0, h.toVersion, frames);
         return this.#fetched();
       }
-      // As ServerLink: turned away (closed before a byte) up to TCP_BUSY_TRIES times, waiting twice
-      // as long each time; another failure once more; then the list as datagrams.
-      const failed = chunks.length === 0 && !timedOut ? failures : failures + 1;
+      // As ServerLink: turned away (closed before a byte) or left silent, up to TCP_BUSY_TRIES times,
+      // waiting twice as long each time; another failure (no connection, bad bytes) once more; then
+      // the list as datagrams.
+      const busy = (connected && chunks.length === 0) || timedOut;
+      const failed = busy ? failures : failures + 1;
       if (attempt < TCP_BUSY_TRIES && failed < 2) {
         const base = 100 * 2 ** Math.min(attempt - 1, 4);
         setTimeout(() => this.#resync(counted, attempt + 1, failed), base + Math.random() * base * 3);

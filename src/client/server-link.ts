@@ -22,8 +22,13 @@ const ZERO_KEY = Buffer.alloc(32);
 const MAX_ATTEMPT_MS = 8000;
 /** Deltas kept while the whole list is on its way (a storm's worth of batches). */
 const MAX_HELD_DELTAS = 64;
-/** Times a LOGIN is sent before the attempt starts again from HELLO. */
-const LOGIN_SENDS = 3;
+/**
+ * Times a LOGIN is sent before the attempt starts again from HELLO (waiting 1, 2, 4, 8, 8 s: 23 s).
+ * The server answered the HELLO, so it is there; a LOGIN not yet answered is most likely queued
+ * behind a storm's, and a new one would cost the server a whole login more, where the same one
+ * again costs it a hash (and the WELCOME of the first would be ignored).
+ */
+const LOGIN_SENDS = 5;
 import {
   decodeV2,
   encodeV2,
@@ -96,13 +101,20 @@ export interface LinkOptions {
   readonly resyncMs?: number;
   /** The endpoint to report in LOGIN (default: the socket's own address). */
   readonly endpoint?: () => Endpoint;
+  /** The first wait before a TCP fetch turned away is tried again (default 100 ms; it doubles, up to 16 times this). */
+  readonly tcpRetryMs?: number;
 }
 
 /** A resync answer larger than this is refused (about 100,000 users). */
 const MAX_RESYNC_BYTES = 16 << 20;
 
-/** Fetches over TCP that a busy server turns away before the list comes as datagrams (about 3 s in all). */
-const TCP_BUSY_TRIES = 5;
+/**
+ * Fetches over TCP that a busy server may turn away (or leave silent) before the list is asked for
+ * as datagrams: about 15 s to a minute in all. Not sooner: a list as datagrams costs a busy server
+ * hundreds of sends where TCP costs it one write, and every client falling back at once is how a
+ * storm of 20,000 turned into 60,000 lists as datagrams (docs/LIMITS.md).
+ */
+const TCP_BUSY_TRIES = 12;
 
 /** A TCP answer of no bytes at all: the server turned the connection away. */
 const EMPTY = Buffer.alloc(0);
@@ -496,9 +508,10 @@ export class ServerLink extends EventEmitter<LinkEvents> {
 
   /**
    * The list over TCP, tried again a moment later if it fails: a busy server turns connections
-   * away past its limit (closed before a byte), and a fetch turned away waits twice as long each
-   * time (100 to 400 ms, then 200 to 800, …) up to TCP_BUSY_TRIES; any other failure is tried once
-   * more. False when it never came: the caller asks over UDP.
+   * away past its limit (closed before a byte) or is slow to answer, and such a fetch waits twice
+   * as long each time (100 to 400 ms, then 200 to 800, … up to 1.6 to 6.4 s) up to TCP_BUSY_TRIES;
+   * any other failure (no connection, bad bytes) is tried once more. False when it never came: the
+   * caller asks over UDP.
    */
   async #fetchWithRetries(): Promise<boolean> {
     let failures = 0;
@@ -507,12 +520,12 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       if (result === 'ok') return true;
       if (result === 'failed') failures++;
       if (this.#state !== 'online' || attempt >= TCP_BUSY_TRIES || failures >= 2) return false;
-      const base = 100 * 2 ** Math.min(attempt - 1, 4);
+      const base = (this.options.tcpRetryMs ?? 100) * 2 ** Math.min(attempt - 1, 4);
       await new Promise((r) => setTimeout(r, base + Math.random() * base * 3));
     }
   }
 
-  /** One fetch of the list over TCP: `busy` when the server closed the connection before a byte. */
+  /** One fetch of the list over TCP: `busy` when the server closed the connection before a byte, or said nothing for `resyncMs`. */
   async #fetchOverTcp(): Promise<'ok' | 'busy' | 'failed'> {
     const macKey = this.#macKey;
     if (macKey === null) return 'failed';
@@ -525,13 +538,13 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     } catch {
       return 'failed';
     }
-    const stream = await new Promise<Buffer | null>((resolve) => {
+    const stream = await new Promise<Buffer | null | 'silent'>((resolve) => {
       const chunks: Buffer[] = [];
       let size = 0;
       // A silence, not a total: a long list from a busy server may take longer while it flows.
       const silent = () => {
         conn.destroy();
-        resolve(null);
+        resolve('silent');
       };
       let timer = setTimeout(silent, wait);
       conn.onData((chunk) => {
@@ -549,7 +562,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     });
     // The session may have changed while we waited: only its own key's answer counts.
     if (stream === null || this.#macKey !== macKey) return 'failed';
-    if (stream === EMPTY) return 'busy';
+    if (stream === EMPTY || stream === 'silent') return 'busy';
     const frames = splitFrames(stream);
     if (frames === null || frames.length === 0) return 'failed';
     if (frames.length === 1) {

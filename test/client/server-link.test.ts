@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ServerLink, type LinkOptions } from '../../src/client/server-link.js';
 import { ed25519KeyPair } from '../../src/crypto/keys.js';
@@ -226,6 +227,37 @@ describe('qim server link', () => {
     closers.push(() => stray.close());
     await stray.send(encodeV2({ type: 'relay', session: Buffer.alloc(8, 9), peer: 'bob', inner, mac: Buffer.alloc(16) }), port);
     await until(() => s.counters.drops['not-logged-in'] === 1, 'the stray RELAY dropped');
+  });
+
+  describe('when TCP does not serve the list', () => {
+    it('keeps asking over TCP while a busy server turns it away, and only then asks over UDP', async () => {
+      const s = await server({ limits: { ...fast, leaseMs: 10_000, maxTcpConnections: 1, tcpIdleMs: 60_000 } });
+      // One idle connection holds the server's only slot: every fetch is turned away.
+      const idle = connect({ host: '127.0.0.1', port: s.endpoint.port });
+      closers.push(() => void idle.destroy());
+      await new Promise((r) => idle.once('connect', r));
+      const classic = await RawPeer.bind();
+      closers.push(() => classic.close());
+      await classic.send(`login,old,${classic.endpoint}`, s.endpoint.port);
+      const alice = await link(s.endpoint.port, 'alice', { tcpRetryMs: 1 });
+      await alice.connect();
+      await until(() => alice.contacts().some((c) => c.name === 'old'), 'the list, as datagrams');
+      expect(s.counters.drops['tcp-too-many']).toBe(12);
+    });
+
+    it('asks over UDP after two fetches fail otherwise (no TCP connection at all)', async () => {
+      const s = await server();
+      const path = await SlowPath.open(s.endpoint.port);
+      closers.push(() => path.close());
+      await path.refuseTcp();
+      const classic = await RawPeer.bind();
+      closers.push(() => classic.close());
+      await classic.send(`login,old,${classic.endpoint}`, s.endpoint.port);
+      const alice = await link(path.port, 'alice', { tcpRetryMs: 1 });
+      await alice.connect();
+      await until(() => alice.contacts().some((c) => c.name === 'old'), 'the list, as datagrams');
+      expect(s.counters.tcpConnections).toBe(0);
+    });
   });
 
   describe('in a login storm', () => {

@@ -63,10 +63,15 @@ export class SlowPath {
     for (const go of this.#held.splice(0)) go();
   }
 
+  /** Stops taking TCP connections: from now on a connection to the path is refused. */
+  refuseTcp(): Promise<void> {
+    return new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+  }
+
   async close(): Promise<void> {
     this.front.close();
     this.back.close();
-    await new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    if (this.tcp.listening) await this.refuseTcp();
   }
 
   #pipe(client: TcpSocket): void {
