@@ -38,8 +38,9 @@ import type { OnlineUser } from './directory.js';
 const NO_FINGERPRINT = Buffer.alloc(FINGERPRINT_BYTES);
 
 /**
- * A storm is joins at this many a second or more (and, to start a hold, the list growing by an
- * eighth or more within STORM_HORIZON_MS); a batch this large is one whatever its window.
+ * A storm grows the list by this many a second or more (and, to start a hold, by this many and
+ * by half within STORM_HORIZON_MS); a batch this large, an eighth of the list, is one whatever
+ * its window.
  */
 export const HOLD_MIN_ENTRIES = 100;
 /**
@@ -128,6 +129,8 @@ export class PresenceHub {
   #hold: { since: number; notice: Buffer[]; terms: HoldTerms } | null = null;
   /** The batch timer's length when it was armed (a batch's entries over it: the rate of change). */
   #armedMs = 0;
+  /** The list's size at the last batch (what it grew by since is the batch's net growth). */
+  #flushedSize = 0;
   readonly #growth = new Growth(STORM_HORIZON_MS);
 
   constructor(
@@ -228,16 +231,20 @@ export class PresenceHub {
     const now = Date.now();
     const size = this.ctx.directory.size;
     const grew = this.#growth.note(now, size);
-    // Changes at HOLD_MIN_ENTRIES a second or more over this batch's window (or a batch that large).
-    const stormy = k >= HOLD_MIN_ENTRIES || (k > 0 && k * 1000 >= HOLD_MIN_ENTRIES * this.#armedMs);
+    const net = size - this.#flushedSize;
+    this.#flushedSize = size;
+    // The list growing by HOLD_MIN_ENTRIES a second or more over this batch's window.
+    const growing = net >= HOLD_MIN_ENTRIES || (net > 0 && net * 1000 >= HOLD_MIN_ENTRIES * this.#armedMs);
     if (this.#hold !== null) {
-      // Still a storm: hold on (nothing sent). Calm, or held long enough: settle.
-      return stormy && now - this.#hold.since < maxHoldMs(size) ? this.#holdOn() : this.#settle();
+      // Still a storm: hold on (nothing sent). Calm (the list no longer growing: churn keeps
+      // changing it, a storm grows it), or held long enough: settle.
+      return growing && now - this.#hold.since < maxHoldMs(size) ? this.#holdOn() : this.#settle();
     }
     if (k === 0) return;
-    // A storm that grows the list by an eighth in one batch, or within the horizon; churn (joins
-    // and leaves alike) does not grow it, and deltas serve it better than everyone's whole list.
-    if ((k >= HOLD_MIN_ENTRIES && k * 8 >= size) || (stormy && grew >= HOLD_MIN_ENTRIES && grew * 8 >= size)) return this.#holdOn();
+    // A storm that grows the list by an eighth in one batch, or by half within the horizon. A burst
+    // smaller than that (the first second of churn, joiners not yet leaving) costs less as deltas
+    // than as everyone's whole list again; churn itself grows nothing.
+    if ((k >= HOLD_MIN_ENTRIES && k * 8 >= size) || (growing && grew >= HOLD_MIN_ENTRIES && grew * 2 >= size)) return this.#holdOn();
     const datagrams = this.#encode(this.#published, this.#version, this.#pending);
     this.#pending = [];
     this.#published = this.#version;

@@ -264,6 +264,23 @@ describe('presence in a login storm', () => {
     expect(delta.filter((name) => name.startsWith('w5'))).toEqual([]);
   });
 
+  it('does not hold for a burst smaller than half the list (as churn begins, before joiners leave)', async () => {
+    const { s, observer, peers, events } = await shortBatches(390);
+    // 240 online in eight waves of 30, 400 ms apart: under 100 a second.
+    const first = Array.from({ length: 8 }, (_, w) => peers.slice(w * 30, w * 30 + 30).map((p, i): [RawPeer, string] => [p, `login,a${w * 30 + i},${p.endpoint}`]));
+    await inWaves(s.endpoint.port, first, 400);
+    // Then 150 in five waves, 80 ms apart: 100 or more within a second, but not half the list.
+    const burst = Array.from({ length: 5 }, (_, w) => peers.slice(240 + w * 30, 270 + w * 30).map((p, i): [RawPeer, string] => [p, `login,b${w * 30 + i},${p.endpoint}`]));
+    await inWaves(s.endpoint.port, burst, 80);
+    const seen = new Set<string>();
+    await until(() => {
+      for (const p of presences(observer)) for (const e of p.entries) seen.add(e.name);
+      return seen.has('b149');
+    }, 'the burst as deltas');
+    expect([...seen].filter((n) => n.startsWith('b'))).toHaveLength(150);
+    expect(events).toEqual([]);
+  });
+
   it('does not hold for churn: as many leaving as joining, however fast', async () => {
     const { s, observer, peers, events } = await shortBatches(240);
     // 120 online in six waves of 20, 400 ms apart (slower than a storm): deltas, no hold.
