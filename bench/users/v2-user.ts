@@ -56,12 +56,7 @@ export class V2User extends BaseUser {
   #beat: NodeJS.Timeout | null = null;
   #resyncing = false;
   /** A LIST-HOLD in force (as ServerLink): the list is fetched when it ends. */
-  readonly #hold = new ListHold(() => {
-    if (this.#resyncing) this.#refetch = true;
-    else this.#resync(false);
-  });
-  /** A hold ended while a fetch was on its way (as ServerLink): fetch again after it unless it brought the list. */
-  #refetch = false;
+  readonly #hold = new ListHold(() => this.#resync(false));
   readonly #parts = new Map<number, (Buffer | undefined)[]>();
   /** Deltas that came while the whole list was on its way (as ServerLink). */
   readonly #held = new Map<number, { to: number; parts: readonly Buffer[] }>();
@@ -215,7 +210,6 @@ export class V2User extends BaseUser {
     this.#parts.clear();
     this.#held.clear();
     this.#hold.reset();
-    this.#refetch = false;
     this.#state = 'online';
     this.onlineAt = wallMs();
     this.#o.observer.onOnline?.(this);
@@ -355,8 +349,9 @@ export class V2User extends BaseUser {
    * The whole list over TCP (single-flight; after WELCOME, or on a gap: `counted`); on failure a
    * LIST-REQUEST over UDP, as ServerLink.
    */
-  #resync(counted = true, attempt = 1, failures = 0): void {
-    if (this.#resyncing || this.#state !== 'online') return;
+  #resync(counted = true, attempt = 1, failures = 0): boolean {
+    if (this.#resyncing) return false;
+    if (this.#state !== 'online') return true;
     this.#resyncing = true;
     const macKey = this.#macKey;
     const request = frameDatagrams([this.#sessionBytes(0x0a)]);
@@ -387,11 +382,11 @@ export class V2User extends BaseUser {
       const frames = framesOf(chunks);
       const first = frames?.[0];
       const h = this.#header;
-      if (frames?.length === 1 && first?.[1] === 0x16 && this.#onHold(first)) return this.#fetched(); // a storm: the list comes when it settles
+      if (frames?.length === 1 && first?.[1] === 0x16 && this.#onHold(first)) return this.#hold.fetchEnded(this.#version); // a storm: the list comes when it settles
       if (frames !== null && first !== undefined && presenceHeader(first, h) && h.fromVersion === 0 && frames.length === h.parts) {
         if (counted) this.stats.resyncTcp++;
         this.#batch(0, h.toVersion, frames);
-        return this.#fetched();
+        return this.#hold.fetchEnded(this.#version);
       }
       // As ServerLink: turned away (closed before a byte) or left silent, up to TCP_BUSY_TRIES times,
       // waiting twice as long each time; another failure (no connection, bad bytes) once more; then
@@ -402,18 +397,12 @@ export class V2User extends BaseUser {
         const base = 100 * 2 ** Math.min(attempt - 1, 4);
         setTimeout(() => this.#resync(counted, attempt + 1, failed), base + Math.random() * base * 3);
       } else {
-        this.#refetch = false; // the list is on its way as datagrams
+        this.#hold.fetchEnded(null); // the list is on its way as datagrams
         this.stats.resyncUdp++; // every list asked for as datagrams, after a login or a hold too
         this.#send(this.#sessionBytes(0x0a));
       }
     });
-  }
-
-  /** A fetch came back with a list or a hold (as ServerLink): fetch again if a hold ended meanwhile and this was not its list. */
-  #fetched(): void {
-    const again = this.#refetch;
-    this.#refetch = false;
-    if (again && this.#version < this.#hold.newest && !this.#hold.active) this.#resync(false);
+    return true;
   }
 }
 

@@ -6,6 +6,8 @@
  * Notices can arrive out of order: a LIST-HOLD that answered a TCP fetch started during the storm
  * may be read after the settle that came over UDP. Such a notice (older than one already taken, or
  * not newer than a settle) changes nothing; taking it would wait out a hold that is already over.
+ * And when the hold ends while a fetch is on its way (the one that brought that stale answer), the
+ * list is fetched again once it ends, unless it brought the list held for.
  */
 export class ListHold {
   /** The newest version any notice named (the list the fetch is for). */
@@ -15,9 +17,14 @@ export class ListHold {
   #spreadMs = 0;
   #timer: NodeJS.Timeout | null = null;
   #settling = false;
+  /** The hold ended while a fetch was on its way: see fetchEnded. */
+  #owed = false;
 
-  /** `fetch` is called once a hold has ended and its spread delay passed. */
-  constructor(private readonly fetch: () => void) {}
+  /**
+   * `fetch` is called once a hold has ended and its spread delay passed (`again` when fetchEnded
+   * asks for the same list once more); it answers false when a fetch is on its way already.
+   */
+  constructor(private readonly fetch: (again: boolean) => boolean) {}
 
   /** Whether a hold is in force (deltas do not come; being behind is expected). */
   get active(): boolean {
@@ -58,9 +65,20 @@ export class ListHold {
     this.#settling = true;
     this.#timer = setTimeout(() => {
       this.end();
-      this.fetch();
+      this.#owed = !this.fetch(false);
     }, Math.random() * this.#spreadMs);
     this.#timer.unref();
+  }
+
+  /**
+   * A fetch ended, having brought the list at `version` (or a LIST-HOLD: the version the client
+   * has), or null when it fell back to asking for the list as datagrams. If a hold ended while it
+   * was on its way and it did not bring that hold's list, the list is fetched now.
+   */
+  fetchEnded(version: number | null): void {
+    if (!this.#owed) return;
+    this.#owed = false;
+    if (version !== null && version < this.#newest && !this.active) this.#owed = !this.fetch(true);
   }
 
   /** A whole list at `version` came: a hold it covers (and not yet settling) is over. */
@@ -78,6 +96,7 @@ export class ListHold {
   /** Drops the hold and forgets the versions seen (a new session: its versions start again). */
   reset(): void {
     this.end();
+    this.#owed = false;
     this.#newest = -1;
     this.#settledAt = -1;
   }

@@ -153,16 +153,10 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   #statusCounter = 0;
   #resyncing = false;
   /** A LIST-HOLD in force (the server is in a login storm): the list is fetched when it ends. */
-  readonly #hold = new ListHold(() => {
-    this.resyncs.held++;
-    if (this.#resyncing) this.#refetch = true;
-    else this.#resync(false);
+  readonly #hold = new ListHold((again) => {
+    if (!again) this.resyncs.held++;
+    return this.#resync(false);
   });
-  /**
-   * A hold ended while a fetch was on its way: that fetch may have been answered before the settle
-   * (with a LIST-HOLD now stale), so the list is fetched again after it unless it brought the list.
-   */
-  #refetch = false;
   /** Login attempts that failed in a row (each waits twice as long as the one before). */
   #failures = 0;
   /**
@@ -447,7 +441,6 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     this.#version = -1;
     this.#held.clear();
     this.#hold.reset();
-    this.#refetch = false;
     if (answer.holdWaitMs > 0) this.#hold.take(answer.listVersion, answer.holdWaitMs, answer.holdSpreadMs);
     else this.#resync(false);
     this.#schedule();
@@ -483,8 +476,9 @@ export class ServerLink extends EventEmitter<LinkEvents> {
    * unbounded by datagram loss, however long the list. Falls back to a LIST-REQUEST over UDP if
    * TCP fails. Single-flight.
    */
-  #resync(counted = true): void {
-    if (this.#resyncing || this.#state !== 'online') return;
+  #resync(counted = true): boolean {
+    if (this.#resyncing) return false;
+    if (this.#state !== 'online') return true;
     this.#resyncing = true;
     let fetched = false;
     void this.#fetchWithRetries()
@@ -499,11 +493,9 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       })
       .finally(() => {
         this.#resyncing = false;
-        const again = this.#refetch;
-        this.#refetch = false;
-        // (After a fallback to UDP the list is on its way already.)
-        if (again && fetched && this.#version < this.#hold.newest && !this.#hold.active) this.#resync(false);
+        this.#hold.fetchEnded(fetched ? this.#version : null);
       });
+    return true;
   }
 
   /**
