@@ -71,7 +71,7 @@ export interface PeerSessionDeps {
 
 type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export class PeerSession extends EventEmitter<PeerSessionEvents> {
   readonly localIndex = randomBytes(4).readUInt32BE(0);

@@ -73,7 +73,7 @@ export interface OpenedOffline {
   verify(senderIdentity: Uint8Array, recipientIdentity: Uint8Array): boolean;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Opens a sealed message with our prekey; null when it is not one for us, or was altered. */
 export function openOffline(id: number, sealed: Uint8Array, prekey: KeyPair): OpenedOffline | null {

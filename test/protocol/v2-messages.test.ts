@@ -19,6 +19,11 @@ describe('qim protocol (v2) codec', () => {
     );
   });
 
+  it('keeps a leading byte order mark in a string (a decoder strips it by default)', () => {
+    const m: V2Message = { type: 'introduce', session: Buffer.alloc(8), counter: 0, peer: '\uFEFFbob', mac: Buffer.alloc(16) };
+    expect(decodeV2(encodeV2(m))).toEqual({ ok: true, value: m });
+  });
+
   it('never throws on random bytes, with or without the version byte', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (bytes, versioned) => {

@@ -76,7 +76,7 @@ export type StringReadState =
   | { readonly status: 'done'; readonly text: string }
   | { readonly status: 'error'; readonly reason: DropReason };
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Reads one `BinaryWriter.Write(string)` frame from a byte stream split at arbitrary points.

@@ -6,7 +6,7 @@
 import { canonicalAddress, type Endpoint } from '../endpoint.js';
 import { isIPv4 } from 'node:net';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * A copy of `bytes` in a memory block of its own. Small buffers made by Buffer.from() are slices of
