@@ -50,6 +50,12 @@ export const HOLD_MIN_ENTRIES = 100;
  */
 export const STORM_HORIZON_MS = 1000;
 /**
+ * A hold goes on while the list grew at HOLD_MIN_ENTRIES a second over the last this many ms (or
+ * the batch's window, when longer): logins come in bursts (a slow server, clients resending), and
+ * a settle in a lull between two of them, with the storm still on, costs everyone a list twice.
+ */
+export const HOLD_CALM_MS = 250;
+/**
  * The longest hold with `users` listed: 4 s and half a millisecond per user (6.5 s at 5,000, 14 s
  * at 20,000), so that a storm is usually over before the list settles; a settle that comes too
  * soon costs every user another whole list at the next hold.
@@ -238,7 +244,10 @@ export class PresenceHub {
     if (this.#hold !== null) {
       // Still a storm: hold on (nothing sent). Calm (the list no longer growing: churn keeps
       // changing it, a storm grows it), or held long enough: settle.
-      return growing && now - this.#hold.since < maxHoldMs(size) ? this.#holdOn() : this.#settle();
+      const span = Math.max(this.#armedMs, HOLD_CALM_MS);
+      const recent = this.#growth.over(now, span);
+      const storming = recent > 0 && recent * 1000 >= HOLD_MIN_ENTRIES * span;
+      return storming && now - this.#hold.since < maxHoldMs(size) ? this.#holdOn() : this.#settle();
     }
     if (k === 0) return;
     // A storm that grows the list by an eighth in one batch, or by half within the horizon. A burst
@@ -408,6 +417,22 @@ export class Growth {
     // Keep one sample at or before the horizon as the anchor (samples come at most one a batch).
     while (s.length > 2 && (s[1] as { at: number }).at <= now - this.horizonMs) s.shift();
     return size - (s[0] as { size: number }).size;
+  }
+
+  /**
+   * How much the list grew over the last `spanMs` before `now` (the last size noted): from the
+   * newest sample at or before `now - spanMs`, or the oldest kept when none is that old.
+   */
+  over(now: number, spanMs: number): number {
+    const s = this.#samples;
+    const last = s[s.length - 1];
+    if (last === undefined) return 0;
+    let from = s[0] as { at: number; size: number };
+    for (const sample of s) {
+      if (sample.at > now - spanMs) break;
+      from = sample;
+    }
+    return last.size - from.size;
   }
 
   /** Forgets the growth so far: `size` at `now` is where it is measured from. */
