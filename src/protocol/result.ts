@@ -28,6 +28,7 @@ export type DropReason =
   | 'stale'
   | 'replayed'
   | 'rate-limited'
+  | 'busy'
   | 'relay-limit'
   | 'unknown-peer'
   | 'tcp-garbage'

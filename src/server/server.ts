@@ -42,6 +42,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
   #list: ListService | null = null;
   #expiry: NodeJS.Timeout | null = null;
   #presence: PresenceHub | null = null;
+  #v2: V2Handler | null = null;
   #cluster: ClusterLink | null = null;
 
   constructor(options: ServerOptions = {}) {
@@ -108,6 +109,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
       throw new QimError('ERR_BAD_OPTION', `cannot join the cluster: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     this.#cluster = cluster;
+    this.#v2 = v2;
     this.#expiry = setInterval(() => v2.expire(), Math.max(100, Math.floor(this.options.limits.heartbeatMs / 2)));
     this.#expiry.unref();
     udp.onError(() => this.counters.sendErrors++);
@@ -129,6 +131,7 @@ export class QimServer extends EventEmitter<ServerEvents> {
   async stop(): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
+    this.#v2?.close();
     this.#list?.close();
     this.#presence?.close();
     if (this.#expiry !== null) clearInterval(this.#expiry);

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { controlKey, sessionMac, trailingMac } from '../crypto/control.js';
-import { keyWithFingerprint, sign, verify, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
+import { keyWithFingerprint, signAsync, verifyAsync, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
 import {
@@ -49,6 +49,15 @@ interface Session {
 }
 
 
+/** A WELCOME sent (or being signed, `welcome` null) lately, kept for its LOGIN sent again. */
+interface SentWelcome {
+  readonly login: Buffer;
+  readonly from: Endpoint;
+  welcome: Buffer | null;
+  fields: Msg<'welcome'>;
+  readonly until: number;
+}
+
 /** What the v2 handler needs beyond the shared context. */
 export interface V2Deps {
   readonly identity: KeyPair;
@@ -69,6 +78,11 @@ const OFFLINE_BATCH = 16;
 const OFFLINE_SWEEP_MS = 60_000;
 /** How long a WELCOME is kept for a LOGIN sent again (a client sends one three times at most, 8 s apart at most). */
 const WELCOME_REPEAT_MS = 30_000;
+/**
+ * LOGINs whose signatures may be checked at once; past it a LOGIN is dropped `busy` (its client
+ * sends it again). A storm queues no more work than this, whatever arrives meanwhile.
+ */
+export const LOGINS_CHECKING_MAX = 4096;
 
 /** Handles every qim-protocol datagram that reaches the server. */
 export class V2Handler {
@@ -82,7 +96,10 @@ export class V2Handler {
    * WELCOMEs sent lately, by name: a client whose WELCOME is slow (a busy server) or lost sends
    * the very same LOGIN again, and gets the same WELCOME back for the price of a hash.
    */
-  readonly #welcomes = new Map<string, { login: Buffer; from: Endpoint; welcome: Buffer; fields: Msg<'welcome'>; until: number }>();
+  readonly #welcomes = new Map<string, SentWelcome>();
+  /** LOGINs whose signature is being checked, by the base64 of their hash. */
+  readonly #checking = new Set<string>();
+  #closed = false;
   /** HELLO and LOGIN per source address: the only messages anyone may send without a session. */
   readonly #limiter: RateLimiter;
   /** Relay bytes per user, and introductions per session. */
@@ -186,29 +203,58 @@ export class V2Handler {
     for (const [name, w] of this.#welcomes) if (w.until <= now) this.#welcomes.delete(name);
   }
 
+  /**
+   * A LOGIN (docs/PROTOCOL.md, "Sessions"). The costly checks run off the event loop: the
+   * signature is checked, and the WELCOME signed, on libuv's thread pool, so a storm's logins use
+   * every core and the loop keeps serving heartbeats, lists and presence meanwhile. Everything that
+   * depends on state (names, keys, the directory) is checked when the signature has been, so a
+   * login checked in parallel with another for the same name still meets the newer state.
+   */
   #login(m: Msg<'login'>, bytes: Buffer, from: Endpoint): void {
     const ctx = this.#ctx;
     const loginHash = createHash('sha256').update(bytes).digest();
     const repeat = this.#welcomes.get(m.name);
     if (repeat !== undefined && repeat.login.equals(loginHash) && sameEndpoint(repeat.from, from)) {
       ctx.counters.loginRepeats++;
+      // Still being signed: the WELCOME on its way answers this copy too.
+      if (repeat.welcome === null) return;
       if (repeat.fields.holdWaitMs > 0 && !this.#deps.presence.holding) {
         // The hold it named has settled since (its settle went out): a WELCOME that still named it
         // would have the client wait it out. Signed again without it.
         repeat.fields = { ...repeat.fields, holdWaitMs: 0, holdSpreadMs: 0 };
-        repeat.welcome = this.#signWelcome(repeat.fields, loginHash);
+        repeat.welcome = null;
+        this.#sendWelcome(repeat, from);
+        return;
       }
       ctx.send(repeat.welcome, from);
+      return;
+    }
+    const key = loginHash.toString('base64');
+    if (this.#checking.has(key)) {
+      // The same LOGIN again while its signature is checked (a slow server, a client resending).
+      ctx.counters.loginRepeats++;
       return;
     }
     if (!this.#deps.cookies.check(from, m.nonce, m.cookie)) {
       ctx.drop('bad-cookie', from, bytes.length);
       return;
     }
-    if (!verify(m.identity, loginSigned(m), m.signature)) {
-      ctx.drop('bad-signature', from, bytes.length);
+    if (this.#checking.size >= LOGINS_CHECKING_MAX) {
+      ctx.drop('busy', from, bytes.length);
       return;
     }
+    this.#checking.add(key);
+    void verifyAsync(m.identity, loginSigned(m), m.signature).then((ok) => {
+      this.#checking.delete(key);
+      if (this.#closed) return;
+      if (!ok) return ctx.drop('bad-signature', from, bytes.length);
+      this.#admit(m, bytes, from, loginHash);
+    });
+  }
+
+  /** A LOGIN whose signature holds: the checks that depend on state, then the session and its WELCOME. */
+  #admit(m: Msg<'login'>, bytes: Buffer, from: Endpoint, loginHash: Buffer): void {
+    const ctx = this.#ctx;
     const problem = nameProblem(m.name, ctx.limits.maxNameLength);
     if (problem !== null) return this.#refuse(m.name, from, RefuseCode.BadName, problem, 'bad-name');
     const bound = this.#deps.accounts.keyFor(m.name);
@@ -217,6 +263,7 @@ export class V2Handler {
     }
     const last = this.#lastLogin.get(m.name);
     if (last !== undefined && m.time <= last) {
+      // Also the same LOGIN checked twice at once from two addresses: the first one won.
       return this.#refuse(m.name, from, RefuseCode.Stale, 'login older than the current one', 'stale');
     }
     const holder = ctx.directory.byName(m.name);
@@ -233,7 +280,7 @@ export class V2Handler {
       return;
     }
     // Kept for the whole session (see keyWithFingerprint).
-    const { key: identity, fingerprint } = keyWithFingerprint(this.#deps.accounts.keyFor(m.name) ?? m.identity);
+    const { key: identity, fingerprint } = keyWithFingerprint(bound ?? m.identity);
     this.#deps.accounts.bind(m.name, identity);
     this.#lastLogin.set(m.name, m.time);
     const previous = this.#byName.get(m.name);
@@ -277,16 +324,33 @@ export class V2Handler {
       holdSpreadMs: hold?.spreadMs ?? 0,
       signature: Buffer.alloc(64),
     };
-    const welcomeBytes = this.#signWelcome(welcome, loginHash);
-    this.#welcomes.set(m.name, { login: loginHash, from, welcome: welcomeBytes, fields: welcome, until: this.#deps.now() + WELCOME_REPEAT_MS });
-    this.#ctx.send(welcomeBytes, from);
+    const sent: SentWelcome = { login: loginHash, from, welcome: null, fields: welcome, until: this.#deps.now() + WELCOME_REPEAT_MS };
+    this.#welcomes.set(m.name, sent);
+    this.#sendWelcome(sent, from);
     void this.#flushOffline(session).catch(() => undefined);
   }
 
-  /** The signature binds the answer to this very LOGIN: a WELCOME cannot be replayed to another. */
-  #signWelcome(welcome: Msg<'welcome'>, loginHash: Buffer): Buffer {
-    const signed = Buffer.concat([welcomeSigned(welcome), loginHash]);
-    return encodeV2({ ...welcome, signature: sign(this.#deps.identity, signed) });
+  /**
+   * Signs `sent`'s WELCOME (off the event loop) and sends it to `to`, unless something newer took
+   * its place meanwhile. The signature binds the answer to this very LOGIN: a WELCOME cannot be
+   * replayed to another.
+   */
+  #sendWelcome(sent: SentWelcome, to: Endpoint): void {
+    const fields = sent.fields;
+    const signed = Buffer.concat([welcomeSigned(fields), sent.login]);
+    signAsync(this.#deps.identity, signed).then(
+      (signature) => {
+        if (this.#closed || sent.fields !== fields) return;
+        sent.welcome = encodeV2({ ...fields, signature });
+        this.#ctx.send(sent.welcome, to);
+      },
+      () => undefined, // cannot fail with the server's own key; the client would send its LOGIN again
+    );
+  }
+
+  /** Stops answering: logins still being checked or signed are dropped when they finish. */
+  close(): void {
+    this.#closed = true;
   }
 
   #session(m: SessionMsg, bytes: Buffer, from: Endpoint): void {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ed25519KeyPair } from '../../src/crypto/keys.js';
 import { x25519KeyPair } from '../../src/crypto/keys.js';
-import { encodeV2 } from '../../src/protocol/v2/messages.js';
+import { decodeV2, encodeV2 } from '../../src/protocol/v2/messages.js';
 import { SqliteAccounts } from '../../src/server/accounts.js';
 import { QimServer, type ServerOptions } from '../../src/index.js';
 import { RawPeer, rawLogin, tcpExchange } from '../helpers/raw-peer.js';
@@ -181,6 +181,22 @@ describe('qim protocol server', () => {
     await p.send(p.sessionBytes('heartbeat'));
     expect(await p.next('heartbeat-ack')).toMatchObject({ counter: 1 });
     expect(server.users().map((u) => `${u.name}@${u.endpoint.address}`)).toEqual(['alice@127.0.0.1']);
+  });
+
+  it('checks a LOGIN that comes again while its signature is being checked once: one session, no refusal', async () => {
+    const p = await v2peer();
+    const bytes = p.loginBytes('alice', await p.cookie(), x25519KeyPair());
+    // Three copies at once (a client resending to a busy server). The signature is checked off the
+    // event loop; copies that come meanwhile are not checked again (a second check would find the
+    // login no newer than the first and refuse it as stale), copies after it get the same WELCOME.
+    await Promise.all([p.raw.send(bytes, port), p.raw.send(bytes, port), p.raw.send(bytes, port)]);
+    const welcome = await p.next('welcome');
+    await until(() => server.counters.loginRepeats === 2, 'both copies to be counted as repeats');
+    await new Promise((r) => setTimeout(r, 200));
+    const answers = p.raw.received.map((d) => decodeV2(d.bytes)).filter((m) => m.ok && (m.value.type === 'welcome' || m.value.type === 'refused'));
+    expect(answers.every((m) => m.ok && JSON.stringify(m.value) === JSON.stringify(welcome))).toBe(true);
+    expect(server.counters.logins).toBe(1);
+    expect(server.counters.drops.stale ?? 0).toBe(0);
   });
 
   it('checks the counters of TCP list requests among themselves: a datagram that overtook one does not make it a replay', async () => {

@@ -37,6 +37,7 @@ const DROP_REASONS = Object.keys({
   stale: true,
   replayed: true,
   'rate-limited': true,
+  busy: true,
   'relay-limit': true,
   'unknown-peer': true,
   'tcp-garbage': true,
