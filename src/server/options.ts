@@ -54,7 +54,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   maxUsers: 100_000,
   maxNameLength: 32,
   classicMaxDatagramBytes: 8192,
-  maxTcpConnections: 1024,
+  maxTcpConnections: 4096,
   tcpIdleMs: 10_000,
   listFetchWindowMs: 30_000,
   udpBufferBytes: 4 * 1024 * 1024,
