@@ -75,7 +75,10 @@ export interface Measurement {
    * was full), from /proc/net/udp; the rest of the machine's drops happened at the clients.
    */
   readonly socketDrops: number;
-  /** qim only: presence holds since `begin`, as ms from `begin` to their start and to their settling (null: still holding). */
+  /**
+   * qim only: presence holds since `begin`, as ms to their start and to their settling (null:
+   * still holding) from `end`'s `since` (a wall-clock time: the storm's start), or from `begin`.
+   */
   readonly holds: readonly { readonly fromMs: number; readonly toMs: number | null }[];
 }
 
@@ -195,7 +198,7 @@ serve({
     return { traffic: traffic(), online: online(), backlog: naive?.backlog ?? 0 };
   },
 
-  end(): Measurement {
+  end(arg?: { since?: number }): Measurement {
     if (base === null) throw new Error('end without begin');
     if (sampler !== null) clearInterval(sampler);
     sampler = null;
@@ -228,7 +231,10 @@ serve({
       elu,
       backlog: naive?.backlog ?? 0,
       socketDrops: socketDrops() - dropsAtBegin,
-      holds: holds.map((h) => ({ fromMs: h.from - beganAt, toMs: h.to === null ? null : h.to - beganAt })),
+      holds: holds.map((h) => {
+        const from = arg?.since === undefined ? beganAt : arg.since - performance.timeOrigin;
+        return { fromMs: h.from - from, toMs: h.to === null ? null : h.to - from };
+      }),
     };
   },
 

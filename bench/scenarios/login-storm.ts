@@ -144,7 +144,7 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
     const load = loadText();
     startAt = wallMs() + 300;
     const results = await Promise.all(fleet.workers.map((w) => w.call<StormResult>('storm', { startAt, deadlineMs: o.deadlineMs, ...(o.rampPerSecond !== undefined ? { rampPerSecond: o.rampPerSecond } : {}) })));
-    const server = combine(await Promise.all(fleet.servers.map((s) => s.call<Measurement>('end'))));
+    const server = combine(await Promise.all(fleet.servers.map((s) => s.call<Measurement>('end', { since: startAt }))));
     const kernel = udpDelta(kernelBefore, udpKernelCounters());
     bar.stop();
     const completeAt = new Float64Array(o.n);
