@@ -73,6 +73,11 @@ type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** A Buffer view of bytes this session made itself (the receiver hands them back as Uint8Array). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
 export class PeerSession extends EventEmitter<PeerSessionEvents> {
   readonly localIndex = randomBytes(4).readUInt32BE(0);
   #remoteIndex = 0;
@@ -241,13 +246,13 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     const now = this.deps.now();
     switch (frame.kind) {
       case 'msg': {
-        const payload = Buffer.alloc(4 + frame.bytes.length);
+        const payload = Buffer.allocUnsafe(4 + frame.bytes.length);
         payload.writeUInt16BE(frame.part, 0);
         payload.writeUInt16BE(frame.parts, 2);
         frame.bytes.copy(payload, 4);
         const r = this.#receiver.receive(frame.seq, payload, frame.floor);
         this.#ackSoon();
-        for (const p of r.deliver) this.#assemble(Buffer.from(p), frame.seq);
+        for (const p of r.deliver) this.#assemble(asBuffer(p), frame.seq);
         break;
       }
       case 'ack':
@@ -259,7 +264,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
         break;
       case 'skip':
         this.#ackSoon();
-        for (const p of this.#receiver.skipTo(frame.floor).deliver) this.#assemble(Buffer.from(p), frame.floor);
+        for (const p of this.#receiver.skipTo(frame.floor).deliver) this.#assemble(asBuffer(p), frame.floor);
         break;
       case 'ping':
         break; // its arrival was the point
@@ -341,8 +346,11 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     this.#checkPath(now);
     const poll = this.#sender.poll(now);
     for (const t of poll.transmit) {
-      const p = Buffer.from(t.payload);
-      this.#seal(encodeFrame({ kind: 'msg', seq: t.seq, floor: t.floor, part: p.readUInt16BE(0), parts: p.readUInt16BE(2), bytes: p.subarray(4) }));
+      // The payload (part u16, parts u16, bytes) as #sendPayloads made it; read, never copied.
+      const p = t.payload;
+      const part = ((p[0] as number) << 8) | (p[1] as number);
+      const parts = ((p[2] as number) << 8) | (p[3] as number);
+      this.#seal(encodeFrame({ kind: 'msg', seq: t.seq, floor: t.floor, part, parts, bytes: Buffer.from(p.buffer, p.byteOffset + 4, p.length - 4) }));
     }
     for (const seq of poll.failed) this.#resolve(seq, true);
     if (poll.skipTo !== null) this.#seal(encodeFrame({ kind: 'skip', floor: poll.skipTo }));
@@ -380,7 +388,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     if (part !== this.#assembly.length) return;
     this.#assembly.push(payload.subarray(4));
     if (this.#assembly.length < parts) return;
-    const whole = Buffer.concat(this.#assembly);
+    const whole = parts === 1 ? (this.#assembly[0] as Buffer) : Buffer.concat(this.#assembly);
     this.#assembly = [];
     try {
       this.emit('message', { text: utf8.decode(whole), id: seq - parts + 1 });

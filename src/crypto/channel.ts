@@ -14,10 +14,15 @@ export const TAG_BYTES = 16;
  */
 export const MAX_COUNTER = 2 ** 48;
 
+/**
+ * The nonce for `counter`: four zero bytes, the counter in six little-endian bytes, two zero bytes.
+ * One buffer for every message: a cipher copies its nonce when it is made, before this returns to
+ * anyone else, and bytes 0-3 and 10-11 are never written.
+ */
+const NONCE = Buffer.alloc(12);
 function nonce(counter: number): Buffer {
-  const n = Buffer.alloc(12);
-  n.writeUIntLE(counter, 4, 6);
-  return n;
+  NONCE.writeUIntLE(counter, 4, 6);
+  return NONCE;
 }
 
 /** Encrypts `plaintext` under `key` with the nonce for `counter`; the tag is appended. */

@@ -41,36 +41,49 @@ export class ByteReader {
     this.#ok = false;
   }
 
-  #take(n: number): Uint8Array | null {
-    if (!this.#ok || this.#at + n > this.bytes.length) {
+  /** Where the next `n` bytes start, consumed; -1 (and failed) when they are not there. */
+  #need(n: number): number {
+    const at = this.#at;
+    if (!this.#ok || at + n > this.bytes.length) {
       this.#ok = false;
-      return null;
+      return -1;
     }
-    const out = this.bytes.subarray(this.#at, this.#at + n);
-    this.#at += n;
-    return out;
+    this.#at = at + n;
+    return at;
   }
 
+  #take(n: number): Uint8Array | null {
+    const at = this.#need(n);
+    return at < 0 ? null : this.bytes.subarray(at, at + n);
+  }
+
+  // The integers are read straight from the array: no view per field (a decoder reads several
+  // per datagram, and a server decodes every datagram it gets).
+
   u8(): number {
-    return this.#take(1)?.[0] ?? 0;
+    const at = this.#need(1);
+    return at < 0 ? 0 : (this.bytes[at] as number);
   }
 
   u16(): number {
-    const b = this.#take(2);
-    return b === null ? 0 : ((b[0] as number) << 8) | (b[1] as number);
+    const at = this.#need(2);
+    const b = this.bytes;
+    return at < 0 ? 0 : ((b[at] as number) << 8) | (b[at + 1] as number);
   }
 
   u32(): number {
-    const b = this.#take(4);
-    return b === null ? 0 : Buffer.from(b.buffer, b.byteOffset, 4).readUInt32BE(0);
+    const at = this.#need(4);
+    const b = this.bytes;
+    return at < 0 ? 0 : (b[at] as number) * 0x100_0000 + (((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number));
   }
 
   /** A 48-bit unsigned integer stored in 8 bytes (the top two must be zero). */
   u64(): number {
     const hi = this.u16();
     if (hi !== 0) this.fail();
-    const b = this.#take(6);
-    return b === null ? 0 : Buffer.from(b.buffer, b.byteOffset, 6).readUIntBE(0, 6);
+    const high = this.u16();
+    const low = this.u32();
+    return high * 0x1_0000_0000 + low;
   }
 
   /** The next byte without reading it, or -1 at the end. */
