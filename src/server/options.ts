@@ -33,6 +33,8 @@ export interface ServerLimits {
   readonly cookieRotateMs: number;
   /** Presence changes within this window go to qim users together, in as few datagrams as fit. */
   readonly presenceBatchMs: number;
+  /** LOGIN signatures checked at once (on the thread pool); a LOGIN past it is dropped (`busy`). */
+  readonly maxLoginsChecking: number;
   /** HELLOs and LOGINs one source address may send per second, sustained. */
   readonly handshakesPerSecond: number;
   /** ... and at once. */
@@ -62,6 +64,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   leaseMs: 35_000,
   cookieRotateMs: 120_000,
   presenceBatchMs: 20,
+  maxLoginsChecking: 4096,
   handshakesPerSecond: 10,
   handshakeBurst: 40,
   relayBytesPerSecond: 32 * 1024,

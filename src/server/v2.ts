@@ -78,11 +78,6 @@ const OFFLINE_BATCH = 16;
 const OFFLINE_SWEEP_MS = 60_000;
 /** How long a WELCOME is kept for a LOGIN sent again (a client sends one three times at most, 8 s apart at most). */
 const WELCOME_REPEAT_MS = 30_000;
-/**
- * LOGINs whose signatures may be checked at once; past it a LOGIN is dropped `busy` (its client
- * sends it again). A storm queues no more work than this, whatever arrives meanwhile.
- */
-export const LOGINS_CHECKING_MAX = 4096;
 
 /** Handles every qim-protocol datagram that reaches the server. */
 export class V2Handler {
@@ -239,7 +234,7 @@ export class V2Handler {
       ctx.drop('bad-cookie', from, bytes.length);
       return;
     }
-    if (this.#checking.size >= LOGINS_CHECKING_MAX) {
+    if (this.#checking.size >= ctx.limits.maxLoginsChecking) {
       ctx.drop('busy', from, bytes.length);
       return;
     }

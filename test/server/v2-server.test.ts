@@ -199,6 +199,27 @@ describe('qim protocol server', () => {
     expect(server.counters.drops.stale ?? 0).toBe(0);
   });
 
+  it('drops LOGINs past maxLoginsChecking as busy, and serves them when they are sent again', async () => {
+    await server.stop();
+    await start({ limits: { maxLoginsChecking: 1 } });
+    const peers = await Promise.all(Array.from({ length: 8 }, () => v2peer()));
+    const logins = await Promise.all(peers.map(async (p, i) => p.loginBytes(`u${i}`, await p.cookie(), x25519KeyPair())));
+    // Eight at once, one checked at a time: the others that come meanwhile are dropped.
+    await Promise.all(peers.map((p, i) => p.raw.send(logins[i] as Buffer, port)));
+    await until(() => (server.counters.drops.busy ?? 0) >= 1, 'a LOGIN dropped busy');
+    // Each client sends its LOGIN again until it is answered (ServerLink does, waiting longer each time).
+    for (const [i, p] of peers.entries()) {
+      const answered = (): boolean => p.raw.received.some((d) => d.bytes[1] === 0x04);
+      for (let tries = 0; !answered() && tries < 20; tries++) {
+        await p.raw.send(logins[i] as Buffer, port);
+        await until(answered, 'a WELCOME', 300).catch(() => undefined);
+      }
+      expect(answered()).toBe(true);
+    }
+    expect(server.directory.size).toBe(8);
+    expect(server.counters.logins).toBe(8);
+  });
+
   it('checks the counters of TCP list requests among themselves: a datagram that overtook one does not make it a replay', async () => {
     const p = await v2peer();
     await p.login('alice');
