@@ -42,6 +42,15 @@ const KEEPALIVE_MS = 10_000;
 const DIRECT_FRESH_MS = 25_000;
 /** A direct path silent this long while messages wait for acknowledgement is given up for the relay. */
 const PATH_DEAD_MS = 4_000;
+/**
+ * Delayed ACKs (as TCP's): MSGs received in order are acknowledged together, once this many are
+ * waiting (an eighth of the sender's default window, so a window never waits on the timer) or
+ * ACK_DELAY_MS after the first of them, whichever comes first. A gap, a duplicate or a SKIP is
+ * acknowledged at once: the sender's fast retransmit and its give-up logic feed on those.
+ */
+export const ACK_EVERY = 8;
+/** Far below the sender's shortest retransmission timer (100 ms): no MSG is resent for it. */
+export const ACK_DELAY_MS = 20;
 
 function sameRoute(a: PeerRoute, b: PeerRoute): boolean {
   return a === 'relay' || b === 'relay' ? a === b : a.address === b.address && a.port === b.port;
@@ -101,10 +110,13 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   #lastHeard = 0;
   #keepalive: NodeJS.Timeout | null = null;
   /**
-   * The ACK for MSGs read, sent once this turn of the event loop has handled them: one ACK for all
-   * the MSGs read together, and after any reply their delivery prompted (an echo goes out first).
+   * An ACK due now, sent once this turn of the event loop has handled what it read: one ACK for all
+   * of it, and after any reply their delivery prompted (an echo goes out first).
    */
   #ackDue: NodeJS.Immediate | null = null;
+  /** An ACK delayed (ACK_DELAY_MS) for MSGs received in order, and how many wait for it. */
+  #ackLater: NodeJS.Timeout | null = null;
+  #unacked = 0;
   /** Why the last RESP was rejected, reported if the handshake then times out. */
   #lastError: HandshakeError | null = null;
 
@@ -251,7 +263,9 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
         payload.writeUInt16BE(frame.parts, 2);
         frame.bytes.copy(payload, 4);
         const r = this.#receiver.receive(frame.seq, payload, frame.floor);
-        this.#ackSoon();
+        // In order with nothing held above it: may wait. Anything else (a gap, a duplicate, a gap
+        // just filled by a retransmission) the sender should know now.
+        this.#ackSoon(r.duplicate || r.tooFar || r.deliver.length !== 1 || this.#receiver.buffered > 0);
         for (const p of r.deliver) this.#assemble(asBuffer(p), frame.seq);
         break;
       }
@@ -263,7 +277,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
         this.emit('typing', frame.typing);
         break;
       case 'skip':
-        this.#ackSoon();
+        this.#ackSoon(true);
         for (const p of this.#receiver.skipTo(frame.floor).deliver) this.#assemble(asBuffer(p), frame.floor);
         break;
       case 'ping':
@@ -278,6 +292,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     this.#timer = null;
     if (this.#ackDue !== null) clearImmediate(this.#ackDue);
     this.#ackDue = null;
+    if (this.#ackLater !== null) clearTimeout(this.#ackLater);
+    this.#ackLater = null;
     if (this.#keepalive !== null) clearInterval(this.#keepalive);
     this.#keepalive = null;
   }
@@ -397,11 +413,25 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     }
   }
 
-  #ackSoon(): void {
-    this.#ackDue ??= setImmediate(() => {
-      this.#ackDue = null;
-      this.#seal(encodeFrame({ kind: 'ack', ack: this.#receiver.ack() }));
-    });
+  /** Schedules the ACK for what was just received: at the end of this turn when `now`, or delayed. */
+  #ackSoon(now: boolean): void {
+    if (!now && ++this.#unacked < ACK_EVERY) {
+      if (this.#ackLater === null) {
+        this.#ackLater = setTimeout(() => this.#ack(), ACK_DELAY_MS);
+        this.#ackLater.unref();
+      }
+      return;
+    }
+    this.#ackDue ??= setImmediate(() => this.#ack());
+  }
+
+  #ack(): void {
+    if (this.#ackDue !== null) clearImmediate(this.#ackDue);
+    if (this.#ackLater !== null) clearTimeout(this.#ackLater);
+    this.#ackDue = null;
+    this.#ackLater = null;
+    this.#unacked = 0;
+    this.#seal(encodeFrame({ kind: 'ack', ack: this.#receiver.ack() }));
   }
 
   #seal(frame: Buffer, to: PeerRoute = this.#route): void {

@@ -152,6 +152,11 @@ export class ReliableReceiver {
     return { cumulative: this.#next - 1, ranges };
   }
 
+  /** Messages held out of order, above a gap. */
+  get buffered(): number {
+    return this.#buffer.size;
+  }
+
   /** Counters and gauges (a snapshot). */
   get stats(): ReceiverStats {
     return {

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { PeerSession, type PeerRoute, type PeerSessionDeps } from '../../src/client/peer-session.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ACK_DELAY_MS, ACK_EVERY, PeerSession, type PeerRoute, type PeerSessionDeps } from '../../src/client/peer-session.js';
 import { ed25519KeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import type { Endpoint } from '../../src/protocol/endpoint.js';
 import { decodeV2, type V2Message } from '../../src/protocol/v2/messages.js';
@@ -253,5 +253,102 @@ describe('peer session paths', () => {
     );
     expect(sent).toEqual([{ address: '10.0.0.2', port: 1 }, { address: '203.0.113.9', port: 2 }, 'relay']);
     s.close();
+  });
+});
+
+describe('peer session acknowledgements', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** a and b wired in memory after their handshake; a's DATA is caught, to be handed to b by the test. */
+  async function wired() {
+    const ka = ed25519KeyPair();
+    const kb = ed25519KeyPair();
+    const route = { address: '192.0.2.1', port: 1000 };
+    let sa: PeerSession | null = null;
+    let sb: PeerSession | null = null;
+    const fromA: Buffer[] = [];
+    let acks = 0;
+    const depsB: PeerSessionDeps = {
+      identity: kb,
+      name: 'b',
+      peerKey: ka.publicKey,
+      now: () => Date.now(), // read through, so the faked clock is seen
+      send: (bytes) => {
+        const d = decodeV2(bytes);
+        if (!d.ok) return;
+        if (d.value.type === 'handshake-response') {
+          const m = d.value;
+          queueMicrotask(() => sa?.onResponse(m, route));
+        } else if (d.value.type === 'data') acks++; // b sends nothing else here: no echo, no typing
+      },
+    };
+    const depsA: PeerSessionDeps = {
+      identity: ka,
+      name: 'a',
+      peerKey: kb.publicKey,
+      now: () => Date.now(), // read through, so the faked clock is seen
+      send: (bytes) => {
+        const d = decodeV2(bytes);
+        if (!d.ok) return;
+        if (d.value.type === 'handshake-init') {
+          const r = PeerSession.respond(depsB, d.value, route);
+          if (typeof r !== 'string') sb = r;
+        } else if (d.value.type === 'data') fromA.push(bytes);
+      },
+    };
+    sa = PeerSession.initiate(depsA, route);
+    await until(() => sa?.state === 'established', 'the handshake');
+    const a = sa;
+    const b = sb as unknown as PeerSession;
+    const deliver = (bytes: Buffer): void => {
+      const d = decodeV2(bytes);
+      if (d.ok && d.value.type === 'data') b.onData(d.value, route);
+    };
+    return { a, b, fromA, deliver, acks: () => acks };
+  }
+
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  it('acknowledges MSGs received in order together, after a delay or once enough wait; a gap at once', async () => {
+    const w = await wired();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    // A few in order: no ACK this turn, one ACK_DELAY_MS after the first.
+    for (const text of ['一', '二', '三']) w.a.send(text);
+    for (const bytes of w.fromA.splice(0)) w.deliver(bytes);
+    await turn();
+    expect(w.acks()).toBe(0);
+    vi.advanceTimersByTime(ACK_DELAY_MS - 1);
+    expect(w.acks()).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(w.acks()).toBe(1);
+    // ACK_EVERY in order: one ACK at the end of the turn, no timer.
+    for (let i = 0; i < ACK_EVERY; i++) w.a.send(`m${i}`);
+    for (const bytes of w.fromA.splice(0)) w.deliver(bytes);
+    expect(w.acks()).toBe(1);
+    await turn();
+    expect(w.acks()).toBe(2);
+    vi.advanceTimersByTime(ACK_DELAY_MS);
+    expect(w.acks()).toBe(2);
+    // A gap (the later one first): acknowledged at once, and again when it is filled.
+    w.a.send('x');
+    w.a.send('y');
+    const [x, y] = w.fromA.splice(0) as [Buffer, Buffer];
+    w.deliver(y);
+    await turn();
+    expect(w.acks()).toBe(3);
+    w.deliver(x);
+    await turn();
+    expect(w.acks()).toBe(4);
+    // A MSG again (b's ACKs never reach a here, so a resends on its timer): acknowledged at once.
+    vi.advanceTimersByTime(1000);
+    const resent = w.fromA.splice(0);
+    expect(resent.length).toBeGreaterThan(0);
+    w.deliver(resent[0] as Buffer);
+    await turn();
+    expect(w.acks()).toBe(5);
+    w.a.close();
+    w.b.close();
   });
 });
