@@ -270,34 +270,27 @@ describe('peer session acknowledgements', () => {
     let sb: PeerSession | null = null;
     const fromA: Buffer[] = [];
     let acks = 0;
-    const depsB: PeerSessionDeps = {
-      identity: kb,
-      name: 'b',
-      peerKey: ka.publicKey,
-      now: () => Date.now(), // read through, so the faked clock is seen
+    /** Deps whose `send` hands each decoded datagram to `on`; the clock is read through, so a faked one is seen. */
+    const deps = (identity: KeyPair, name: string, peerKey: Buffer, on: (m: V2Message, bytes: Buffer) => void): PeerSessionDeps => ({
+      identity,
+      name,
+      peerKey,
+      now: () => Date.now(),
       send: (bytes) => {
         const d = decodeV2(bytes);
-        if (!d.ok) return;
-        if (d.value.type === 'handshake-response') {
-          const m = d.value;
-          queueMicrotask(() => sa?.onResponse(m, route));
-        } else if (d.value.type === 'data') acks++; // b sends nothing else here: no echo, no typing
+        if (d.ok) on(d.value, bytes);
       },
-    };
-    const depsA: PeerSessionDeps = {
-      identity: ka,
-      name: 'a',
-      peerKey: kb.publicKey,
-      now: () => Date.now(), // read through, so the faked clock is seen
-      send: (bytes) => {
-        const d = decodeV2(bytes);
-        if (!d.ok) return;
-        if (d.value.type === 'handshake-init') {
-          const r = PeerSession.respond(depsB, d.value, route);
-          if (typeof r !== 'string') sb = r;
-        } else if (d.value.type === 'data') fromA.push(bytes);
-      },
-    };
+    });
+    const depsB = deps(kb, 'b', ka.publicKey, (m) => {
+      if (m.type === 'handshake-response') queueMicrotask(() => sa?.onResponse(m, route));
+      else if (m.type === 'data') acks++; // b sends nothing else here: no echo, no typing
+    });
+    const depsA = deps(ka, 'a', kb.publicKey, (m, bytes) => {
+      if (m.type === 'handshake-init') {
+        const r = PeerSession.respond(depsB, m, route);
+        if (typeof r !== 'string') sb = r;
+      } else if (m.type === 'data') fromA.push(bytes);
+    });
     sa = PeerSession.initiate(depsA, route);
     await until(() => sa?.state === 'established', 'the handshake');
     const a = sa;
