@@ -321,8 +321,8 @@ export class V2Handler {
     };
     const sent: SentWelcome = { login: loginHash, from, welcome: null, fields: welcome, until: this.#deps.now() + WELCOME_REPEAT_MS };
     this.#welcomes.set(m.name, sent);
-    this.#sendWelcome(sent, from);
-    void this.#flushOffline(session).catch(() => undefined);
+    // Offline messages follow the WELCOME (before it, the client has no session to take them in).
+    this.#sendWelcome(sent, from, () => void this.#flushOffline(session).catch(() => undefined));
   }
 
   /**
@@ -330,7 +330,7 @@ export class V2Handler {
    * its place meanwhile. The signature binds the answer to this very LOGIN: a WELCOME cannot be
    * replayed to another.
    */
-  #sendWelcome(sent: SentWelcome, to: Endpoint): void {
+  #sendWelcome(sent: SentWelcome, to: Endpoint, then?: () => void): void {
     const fields = sent.fields;
     const signed = Buffer.concat([welcomeSigned(fields), sent.login]);
     signAsync(this.#deps.identity, signed).then(
@@ -338,6 +338,7 @@ export class V2Handler {
         if (this.#closed || sent.fields !== fields) return;
         sent.welcome = encodeV2({ ...fields, signature });
         this.#ctx.send(sent.welcome, to);
+        then?.();
       },
       () => undefined, // cannot fail with the server's own key; the client would send its LOGIN again
     );

@@ -21,9 +21,9 @@ afterEach(async () => {
 
 const limits = { heartbeatMs: 100, leaseMs: 1000 };
 
-async function serverOn(dir: string, port = 0): Promise<QimServer> {
+async function serverOn(dir: string, port = 0, serverLimits: typeof limits = limits): Promise<QimServer> {
   const data = await openServerData(dir);
-  const server = new QimServer({ host: '127.0.0.1', port, limits, ...data });
+  const server = new QimServer({ host: '127.0.0.1', port, limits: serverLimits, ...data });
   await server.start();
   closers.push(async () => {
     await server.stop();
@@ -100,6 +100,26 @@ describe('offline messages', () => {
     await new Promise((r) => setTimeout(r, 4 * limits.heartbeatMs));
     expect(seen).toEqual([text]);
     expect(store(server).waiting('bob', 10)).toEqual([]);
+  });
+
+  it('come right after the WELCOME, not with the next heartbeat', async () => {
+    // Heartbeats a minute apart: a message that missed the login would come a minute later.
+    const server = await serverOn(tempDir(), 0, { heartbeatMs: 60_000, leaseMs: 420_000 });
+    const port = server.endpoint.port;
+    const bobKey = ed25519KeyPair();
+    const bob0 = await client(port, 'bob', bobKey);
+    await bob0.logout();
+    await until(() => server.users().length === 0, 'bob gone');
+    const alice = await client(port, 'alice', ed25519KeyPair());
+    const deliveries: Delivery[] = [];
+    alice.on('delivery', (d) => deliveries.push(d));
+    const id = alice.send('bob', '回来就能看到');
+    await until(() => deliveries.some((d) => d.id === id && d.state === 'stored'), 'stored', 15_000);
+    const bob = new QimChatClient({ server: { host: '127.0.0.1', port }, name: 'bob', identity: bobKey, host: '127.0.0.1' });
+    closers.push(() => bob.close());
+    const got = nextEvent<ChatMessage>(bob, 'message', undefined, 5000);
+    await bob.login();
+    expect(await got).toMatchObject({ from: 'alice', text: '回来就能看到', offline: true });
   });
 
   it('fails, with a warning, for a name that never logged in with qim', async () => {
