@@ -6,7 +6,7 @@
  *   npm run bench -- [--scenario login-storm,churn,peer,list-fetch,cluster] [--quick]
  *                    [--n 1000,5000,20000] [--impl qim,qim-classic,naive] [--deadline SECONDS]
  *                    [--observers 1000] [--rates 10,20,50,...] [--online 10000] [--instances 1,2,3]
- *                    [--ramp LOGINS_PER_SECOND] [--losses 0,5,20] [--out DIR] [--cpu-prof]
+ *                    [--ramp LOGINS_PER_SECOND] [--losses 0,5,20] [--pings 2000] [--out DIR] [--cpu-prof]
  *
  * --quick runs every scenario small (a minute or two); --ramp logs the storm's users in at that
  * rate instead of all at once (the capacity run); --cpu-prof leaves a V8 profile of each server
@@ -52,6 +52,7 @@ const { values } = parseArgs({
     instances: { type: 'string' },
     ramp: { type: 'string' },
     losses: { type: 'string' },
+    pings: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -105,7 +106,9 @@ for (const scenario of scenarios as Scenario[]) {
   } else if (scenario === 'peer') {
     const losses = (list(values.losses) ?? ['0', '5', '20']).map((l) => Number(l) / 100);
     if (losses.some((l) => !(l >= 0 && l < 1))) throw new Error('--losses takes percentages from 0 to 99');
-    const runs = await runPeer({ losses, pings: quick ? 300 : 2000, throughputMs: quick ? 2000 : 5000, window: 256 });
+    const pings = Number(values.pings ?? (quick ? 300 : 2000));
+    if (!Number.isInteger(pings) || pings < 100) throw new Error('--pings takes a whole number of round trips, 100 or more');
+    const runs = await runPeer({ losses, pings, throughputMs: quick ? 2000 : 5000, window: 256 });
     report.peer = runs;
     save();
     process.stdout.write(`Peer messaging (round trip of one message and its echo; throughput with 256 unacknowledged)\n${peerTable(runs)}\n\n`);
