@@ -239,12 +239,15 @@ export class V2Handler {
       return;
     }
     this.#checking.add(key);
-    void verifyAsync(m.identity, loginSigned(m), m.signature).then((ok) => {
-      this.#checking.delete(key);
-      if (this.#closed) return;
-      if (!ok) return ctx.drop('bad-signature', from, bytes.length);
-      this.#admit(m, bytes, from, loginHash);
-    });
+    verifyAsync(m.identity, loginSigned(m), m.signature)
+      .then((ok) => {
+        this.#checking.delete(key);
+        if (this.#closed) return;
+        if (!ok) return ctx.drop('bad-signature', from, bytes.length);
+        this.#admit(m, bytes, from, loginHash);
+      })
+      // A fault met while admitting one login is counted; the server goes on serving the others.
+      .catch(() => ctx.drop('unexpected', from, bytes.length));
   }
 
   /** A LOGIN whose signature holds: the checks that depend on state, then the session and its WELCOME. */
