@@ -363,10 +363,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     const poll = this.#sender.poll(now);
     for (const t of poll.transmit) {
       // The payload (part u16, parts u16, bytes) as #sendPayloads made it; read, never copied.
-      const p = t.payload;
-      const part = ((p[0] as number) << 8) | (p[1] as number);
-      const parts = ((p[2] as number) << 8) | (p[3] as number);
-      this.#seal(encodeFrame({ kind: 'msg', seq: t.seq, floor: t.floor, part, parts, bytes: Buffer.from(p.buffer, p.byteOffset + 4, p.length - 4) }));
+      const p = asBuffer(t.payload);
+      this.#seal(encodeFrame({ kind: 'msg', seq: t.seq, floor: t.floor, part: p.readUInt16BE(0), parts: p.readUInt16BE(2), bytes: p.subarray(4) }));
     }
     for (const seq of poll.failed) this.#resolve(seq, true);
     if (poll.skipTo !== null) this.#seal(encodeFrame({ kind: 'skip', floor: poll.skipTo }));

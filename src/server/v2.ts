@@ -218,7 +218,7 @@ export class V2Handler {
         // would have the client wait it out. Signed again without it.
         repeat.fields = { ...repeat.fields, holdWaitMs: 0, holdSpreadMs: 0 };
         repeat.welcome = null;
-        this.#sendWelcome(repeat, from);
+        this.#sendWelcome(repeat);
         return;
       }
       ctx.send(repeat.welcome, from);
@@ -325,22 +325,22 @@ export class V2Handler {
     const sent: SentWelcome = { login: loginHash, from, welcome: null, fields: welcome, until: this.#deps.now() + WELCOME_REPEAT_MS };
     this.#welcomes.set(m.name, sent);
     // Offline messages follow the WELCOME (before it, the client has no session to take them in).
-    this.#sendWelcome(sent, from, () => void this.#flushOffline(session).catch(() => undefined));
+    this.#sendWelcome(sent, () => void this.#flushOffline(session).catch(() => undefined));
   }
 
   /**
-   * Signs `sent`'s WELCOME (off the event loop) and sends it to `to`, unless something newer took
-   * its place meanwhile. The signature binds the answer to this very LOGIN: a WELCOME cannot be
+   * Signs `sent`'s WELCOME (off the event loop) and sends it to the LOGIN's sender, then calls
+   * `then`, unless something newer took its place meanwhile. The signature binds the answer to this very LOGIN: a WELCOME cannot be
    * replayed to another.
    */
-  #sendWelcome(sent: SentWelcome, to: Endpoint, then?: () => void): void {
+  #sendWelcome(sent: SentWelcome, then?: () => void): void {
     const fields = sent.fields;
     const signed = Buffer.concat([welcomeSigned(fields), sent.login]);
     signAsync(this.#deps.identity, signed).then(
       (signature) => {
         if (this.#closed || sent.fields !== fields) return;
         sent.welcome = encodeV2({ ...fields, signature });
-        this.#ctx.send(sent.welcome, to);
+        this.#ctx.send(sent.welcome, sent.from);
         then?.();
       },
       () => undefined, // cannot fail with the server's own key; the client would send its LOGIN again
