@@ -16,6 +16,8 @@ export interface PeerRun {
   readonly impl: PeerImpl;
   readonly loss: number;
   readonly pings: number;
+  /** Round trips made before the measured ones, unmeasured. */
+  readonly warmup: number;
   readonly lost: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -27,15 +29,25 @@ export interface PeerRun {
   readonly load: string;
 }
 
+/** At most this many measured round trips, and warm-up ones, through loss (each loss costs a timeout). */
+const LOSSY_PINGS = 2000;
+const LOSSY_WARMUP = 200;
+
 export interface PeerOptions {
   readonly losses: readonly number[];
+  /** Measured round trips at 0% loss (at most LOSSY_PINGS through loss). */
   readonly pings: number;
+  /** Unmeasured round trips before them, for both implementations. */
+  readonly warmup: number;
   readonly throughputMs: number;
   readonly window: number;
 }
 
 async function one(impl: PeerImpl, loss: number, o: PeerOptions): Promise<PeerRun> {
-  const prof = process.env.QIM_PEER_PROF ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${process.env.QIM_PEER_PROF}`] } : {};
+  // QIM_PEER_PROF=DIR: a CPU profile of each side; QIM_PEER_FLAGS: other node flags (--trace-gc, …).
+  const flags = process.env.QIM_PEER_FLAGS?.split(' ').filter((f) => f !== '') ?? [];
+  if (process.env.QIM_PEER_PROF) flags.push('--cpu-prof', `--cpu-prof-dir=${process.env.QIM_PEER_PROF}`);
+  const prof = flags.length > 0 ? { nodeFlags: flags } : {};
   const a = await spawnChild('peer-child.ts', `peer-a-${impl}`, prof);
   const b = await spawnChild('peer-child.ts', `peer-b-${impl}`, prof);
   let proxy: ImpairProxy | null = null;
@@ -52,18 +64,24 @@ async function one(impl: PeerImpl, loss: number, o: PeerOptions): Promise<PeerRu
     const load = loadText();
     // Raw UDP has no retransmission: a lost ping is given up after 200 ms.
     const timeoutMs = impl === 'raw' ? 200 : 30_000;
-    const ping = await a.call<{ rtts: Float64Array; elapsedMs: number }>('pingpong', { count: o.pings, warmup: Math.min(200, o.pings), timeoutMs });
+    // Both sides of both implementations are warmed up alike before the measured round trips (the
+    // JIT compiles qim's longer path over the first thousands). Through loss, where the tail is
+    // the retransmission timer, fewer of each.
+    const pings = loss > 0 ? Math.min(o.pings, LOSSY_PINGS) : o.pings;
+    const warmup = loss > 0 ? Math.min(o.warmup, LOSSY_WARMUP) : o.warmup;
+    const ping = await a.call<{ rtts: Float64Array; elapsedMs: number }>('pingpong', { count: pings, warmup, timeoutMs });
     await b.call('peer', { target: { address: '127.0.0.1', port: pa.port }, key: pa.key, echo: impl === 'raw' });
     const tp = await a.call<{ delivered: number; failed: number; elapsedMs: number }>('throughput', { durationMs: o.throughputMs, window: o.window });
     const lost = ping.rtts.filter((v) => !Number.isFinite(v)).length;
     return {
       impl,
       loss,
-      pings: o.pings,
+      pings,
+      warmup,
       lost,
       p50Ms: percentile(ping.rtts, 50),
       p99Ms: percentile(ping.rtts, 99),
-      pingPerSecond: ((o.pings - lost) * 1000) / ping.elapsedMs,
+      pingPerSecond: ((pings - lost) * 1000) / ping.elapsedMs,
       perSecond: (tp.delivered * 1000) / tp.elapsedMs,
       throughputFailed: tp.failed,
       load,

@@ -1,9 +1,15 @@
 /**
- * The encrypted channel between two peers after their handshake: ChaCha20-Poly1305 with a 64-bit
- * message counter as the nonce (node:crypto has no XChaCha, and counters never repeat under one
- * key), and a sliding replay window on the receiving side, in the manner of WireGuard and IPsec.
+ * The encrypted channel between two peers after their handshake: ChaCha20-Poly1305 (RFC 8439) with
+ * a 64-bit message counter as the nonce (counters never repeat under one key), and a sliding replay
+ * window on the receiving side, in the manner of WireGuard and IPsec.
+ *
+ * The cipher is libsodium's (sodium-native): one call that writes into the output buffer, where
+ * node:crypto makes a Cipher object (a stream) per message. The bytes are the same RFC 8439
+ * construction either way (test/crypto/channel.test.ts checks them against node:crypto's).
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import sodium from 'sodium-native';
+
+const { crypto_aead_chacha20poly1305_ietf_encrypt: aeadSeal, crypto_aead_chacha20poly1305_ietf_decrypt: aeadOpen } = sodium;
 
 /** Bytes of the Poly1305 tag appended to every ciphertext. */
 export const TAG_BYTES = 16;
@@ -16,8 +22,8 @@ export const MAX_COUNTER = 2 ** 48;
 
 /**
  * The nonce for `counter`: four zero bytes, the counter in six little-endian bytes, two zero bytes.
- * One buffer for every message: a cipher copies its nonce when it is made, before this returns to
- * anyone else, and bytes 0-3 and 10-11 are never written.
+ * One buffer for every message: the cipher reads it during the call, and bytes 0-3 and 10-11 are
+ * never written.
  */
 const NONCE = Buffer.alloc(12);
 function nonce(counter: number): Buffer {
@@ -27,22 +33,21 @@ function nonce(counter: number): Buffer {
 
 /** Encrypts `plaintext` under `key` with the nonce for `counter`; the tag is appended. */
 export function seal(key: Uint8Array, counter: number, plaintext: Uint8Array, aad: Uint8Array): Buffer {
-  const cipher = createCipheriv('chacha20-poly1305', key, nonce(counter), { authTagLength: TAG_BYTES });
-  cipher.setAAD(aad, { plaintextLength: plaintext.length });
-  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  if (key.length !== 32) throw new RangeError('a ChaCha20-Poly1305 key is 32 bytes');
+  const out = Buffer.allocUnsafe(plaintext.length + TAG_BYTES);
+  aeadSeal(out, plaintext, aad, null, nonce(counter), key);
+  return out;
 }
 
 /** Decrypts and authenticates; null when anything was altered or the key is wrong. Never throws. */
 export function open(key: Uint8Array, counter: number, sealed: Uint8Array, aad: Uint8Array): Buffer | null {
-  if (sealed.length < TAG_BYTES || !Number.isSafeInteger(counter) || counter < 0 || counter >= MAX_COUNTER) return null;
-  const body = sealed.subarray(0, sealed.length - TAG_BYTES);
-  const tag = sealed.subarray(sealed.length - TAG_BYTES);
+  if (sealed.length < TAG_BYTES || key.length !== 32 || !Number.isSafeInteger(counter) || counter < 0 || counter >= MAX_COUNTER) return null;
+  const out = Buffer.allocUnsafe(sealed.length - TAG_BYTES);
   try {
-    const decipher = createDecipheriv('chacha20-poly1305', key, nonce(counter), { authTagLength: TAG_BYTES });
-    decipher.setAAD(aad, { plaintextLength: body.length });
-    decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(body), decipher.final()]);
+    aeadOpen(out, null, sealed, aad, nonce(counter), key);
+    return out;
   } catch {
+    // Not authentic: `out` may hold unauthenticated bytes, and is dropped with them.
     return null;
   }
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { open, ReplayWindow, seal, SecureChannel } from '../../src/crypto/channel.js';
@@ -16,6 +16,20 @@ describe('encrypted channel', () => {
         expect(open(key, counter, sealed, Buffer.from('other'))).toBeNull();
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('seals the very bytes node:crypto does (RFC 8439 ChaCha20-Poly1305, the counter nonce)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 40 }), fc.nat({ max: 2 ** 47 }), (plain, header, counter) => {
+        const iv = Buffer.alloc(12);
+        iv.writeUIntLE(counter, 4, 6);
+        const c = createCipheriv('chacha20-poly1305', key, iv, { authTagLength: 16 });
+        c.setAAD(header, { plaintextLength: plain.length });
+        const expected = Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
+        expect(seal(key, counter, plain, header).equals(expected)).toBe(true);
+        expect(open(key, counter, expected, header)?.equals(plain)).toBe(true);
+      }),
     );
   });
 
