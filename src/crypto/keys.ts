@@ -1,94 +1,73 @@
 /**
- * Raw 32-byte Ed25519 and X25519 keys over node:crypto. Keys travel and rest as raw bytes; they
- * become KeyObjects only here. Pure: no I/O, no clocks.
+ * Raw 32-byte Ed25519 and X25519 keys. Keys travel and rest as raw bytes. Signatures, key pairs
+ * and key agreement are libsodium's (sodium-native): each one call on raw bytes, where node:crypto
+ * first imports every key into a KeyObject. On the 2-core machine of docs/LIMITS.md an X25519 pair
+ * took 105 µs that way and takes 46 µs here, a signature 71 against 39 µs, a check 159 against
+ * 107 µs (`npx tsx bench/hot-paths.ts` prints both). `verifyAsync` alone stays on node:crypto: it
+ * runs the check on libuv's thread pool. Both implement RFC 8032 and RFC 7748
+ * (test/crypto/keys.test.ts checks the RFCs' vectors). Pure: no I/O, no clocks.
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  randomBytes,
-  sign as edSign,
-  verify as edVerify,
-  type KeyObject,
-} from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, verify as edVerify, type KeyObject } from 'node:crypto';
+import sodium from 'sodium-native';
 
-type Curve = 'Ed25519' | 'X25519';
-
-/** A key pair as raw bytes plus the private KeyObject that uses them. */
+/** A key pair as raw bytes: the public key, and the secret (an Ed25519 seed, or an X25519 scalar). */
 export interface KeyPair {
   readonly publicKey: Buffer;
   readonly secret: Buffer;
-  readonly privateKey: KeyObject;
 }
 
-/**
- * A private KeyObject from its raw 32 bytes, imported as JWK: node:crypto reads `d` and only
- * type-checks `x`. Several times cheaper than a PKCS#8 DER import, whose decoder is slow in
- * OpenSSL 3 (`npx tsx bench/hot-paths.ts`).
- */
-function rawPrivateKey(crv: Curve, secret: Uint8Array): KeyObject {
-  if (secret.length !== 32) throw new RangeError('a raw private key is 32 bytes');
-  return createPrivateKey({ key: { kty: 'OKP', crv, d: Buffer.from(secret).toString('base64url'), x: '' }, format: 'jwk' });
-}
-
-function pair(crv: Curve, secret: Uint8Array): KeyPair {
-  const privateKey = rawPrivateKey(crv, secret);
-  const { x } = createPublicKey(privateKey).export({ format: 'jwk' });
-  return { publicKey: Buffer.from(x ?? '', 'base64url'), secret: Buffer.from(secret), privateKey };
+function needs32(bytes: Uint8Array, what: string): void {
+  if (bytes.length !== 32) throw new RangeError(`${what} is 32 bytes`);
 }
 
 /** An Ed25519 identity key pair from a 32-byte seed (random when omitted). */
 export function ed25519KeyPair(seed: Uint8Array = randomBytes(32)): KeyPair {
-  return pair('Ed25519', seed);
+  needs32(seed, 'an Ed25519 seed');
+  const publicKey = Buffer.alloc(32);
+  sodium.crypto_sign_seed_keypair(publicKey, Buffer.alloc(64), seed);
+  return { publicKey, secret: Buffer.from(seed) };
 }
 
-/**
- * An X25519 key pair from a 32-byte secret, or a fresh one (every login, every peer handshake).
- *
- * Never `generateKeyPairSync('x25519')` followed by an export: on Node 20 the export holds the key's
- * mutex while it allocates, a garbage collection in it can finalize the generator job that shares
- * that mutex, and the process deadlocks (test/crypto/keys.test.ts reproduces it in a child).
- */
+/** An X25519 key pair from a 32-byte secret, or a fresh one (every login, every peer handshake). */
 export function x25519KeyPair(secret: Uint8Array = randomBytes(32)): KeyPair {
-  return pair('X25519', secret);
+  needs32(secret, 'a raw private key');
+  const publicKey = Buffer.alloc(32);
+  sodium.crypto_scalarmult_base(publicKey, secret);
+  return { publicKey, secret: Buffer.from(secret) };
 }
 
-function publicKeyObject(crv: Curve, raw: Uint8Array): KeyObject | null {
+/** Ed25519 signature (64 bytes, deterministic). */
+export function sign(identity: KeyPair, message: Uint8Array): Buffer {
+  // libsodium's secret key is the seed followed by the public key.
+  const signature = Buffer.alloc(64);
+  sodium.crypto_sign_detached(signature, message, Buffer.concat([identity.secret, identity.publicKey]));
+  return signature;
+}
+
+/** True when `signature` is `publicKey`'s over `message`. Never throws on malformed input. */
+export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  return sodium.crypto_sign_verify_detached(signature, message, publicKey);
+}
+
+function publicKeyObject(raw: Uint8Array): KeyObject | null {
   if (raw.length !== 32) return null;
   try {
-    // JWK imports several times faster than DER (a LOGIN and a handshake import one or two keys).
-    return createPublicKey({ key: { kty: 'OKP', crv, x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+    // JWK imports several times faster than DER.
+    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
   } catch {
     return null;
   }
 }
 
-/** Ed25519 signature (64 bytes, deterministic). */
-export function sign(identity: KeyPair, message: Uint8Array): Buffer {
-  return edSign(null, message, identity.privateKey);
-}
-
-/** True when `signature` is `publicKey`'s over `message`. Never throws on malformed input. */
-export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.length !== 64) return false;
-  const key = publicKeyObject('Ed25519', publicKey);
-  if (key === null) return false;
-  try {
-    return edVerify(null, message, key, signature);
-  } catch {
-    return false;
-  }
-}
-
 /**
- * `verify` run on libuv's thread pool: the calling thread spends ~10 µs importing the key and
- * queueing the check, not the check's ~0.15 ms (a server checks a signature per login, and can
- * check several at once on as many cores). Resolves false on malformed input; never rejects.
+ * `verify` run on libuv's thread pool (node:crypto): the calling thread spends ~10 µs importing
+ * the key and queueing the check, not the check itself (a server checks a signature per login,
+ * and can check several at once on as many cores). Resolves false on malformed input; never rejects.
  */
 export function verifyAsync(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
   if (signature.length !== 64) return Promise.resolve(false);
-  const key = publicKeyObject('Ed25519', publicKey);
+  const key = publicKeyObject(publicKey);
   if (key === null) return Promise.resolve(false);
   return new Promise((resolve) => {
     try {
@@ -99,28 +78,14 @@ export function verifyAsync(publicKey: Uint8Array, message: Uint8Array, signatur
   });
 }
 
-/** `sign` run on libuv's thread pool (the same signature, computed off the calling thread). */
-export function signAsync(identity: KeyPair, message: Uint8Array): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    edSign(null, message, identity.privateKey, (error, signature) => (error === null ? resolve(signature) : reject(error)));
-  });
-}
-
 /**
- * A verifier for one Ed25519 key, imported once (a client checks every PRESENCE its server
- * signs). Null when the key is malformed.
+ * A verifier for one Ed25519 key (a client checks every PRESENCE its server signs). Null when the
+ * key is malformed.
  */
 export function verifier(publicKey: Uint8Array): ((message: Uint8Array, signature: Uint8Array) => boolean) | null {
-  const key = publicKeyObject('Ed25519', publicKey);
-  if (key === null) return null;
-  return (message, signature) => {
-    if (signature.length !== 64) return false;
-    try {
-      return edVerify(null, message, key, signature);
-    } catch {
-      return false;
-    }
-  };
+  if (publicKey.length !== 32) return null;
+  const key = Buffer.from(publicKey);
+  return (message, signature) => verify(key, message, signature);
 }
 
 /**
@@ -128,14 +93,15 @@ export function verifier(publicKey: Uint8Array): ((message: Uint8Array, signatur
  * result, which would make the "secret" known to everyone).
  */
 export function x25519(ours: KeyPair, theirs: Uint8Array): Buffer | null {
-  const key = publicKeyObject('X25519', theirs);
-  if (key === null) return null;
+  if (theirs.length !== 32) return null;
+  const shared = Buffer.alloc(32);
   try {
-    const shared = diffieHellman({ privateKey: ours.privateKey, publicKey: key });
-    return shared.every((b) => b === 0) ? null : shared;
+    // libsodium refuses an all-zero result itself (it throws); checked again all the same.
+    sodium.crypto_scalarmult(shared, ours.secret, theirs);
   } catch {
     return null;
   }
+  return shared.every((b) => b === 0) ? null : shared;
 }
 
 /**

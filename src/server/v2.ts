@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { controlKey, sessionMac, trailingMac } from '../crypto/control.js';
-import { keyWithFingerprint, signAsync, verifyAsync, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
+import { keyWithFingerprint, sign, verifyAsync, x25519, x25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { sameEndpoint, type Endpoint } from '../protocol/endpoint.js';
 import { nameProblem } from '../protocol/names.js';
 import {
@@ -49,11 +49,12 @@ interface Session {
 }
 
 
-/** A WELCOME sent (or being signed, `welcome` null) lately, kept for its LOGIN sent again. */
+/** A WELCOME sent lately, kept for its LOGIN sent again. */
 interface SentWelcome {
   readonly login: Buffer;
   readonly from: Endpoint;
-  welcome: Buffer | null;
+  /** The signed datagram. */
+  welcome: Buffer;
   fields: Msg<'welcome'>;
   readonly until: number;
 }
@@ -199,9 +200,10 @@ export class V2Handler {
   }
 
   /**
-   * A LOGIN (docs/PROTOCOL.md, "Sessions"). The costly checks run off the event loop: the
-   * signature is checked, and the WELCOME signed, on libuv's thread pool, so a storm's logins use
-   * every core and the loop keeps serving heartbeats, lists and presence meanwhile. Everything that
+   * A LOGIN (docs/PROTOCOL.md, "Sessions"). The costliest check runs off the event loop: the
+   * signature is checked on libuv's thread pool, so a storm's logins use every core and the loop
+   * keeps serving heartbeats, lists and presence meanwhile (the WELCOME's signature, 25 µs with
+   * libsodium, costs less on the loop than a trip to the pool would). Everything that
    * depends on state (names, keys, the directory) is checked when the signature has been, so a
    * login checked in parallel with another for the same name still meets the newer state.
    */
@@ -211,15 +213,11 @@ export class V2Handler {
     const repeat = this.#welcomes.get(m.name);
     if (repeat !== undefined && repeat.login.equals(loginHash) && sameEndpoint(repeat.from, from)) {
       ctx.counters.loginRepeats++;
-      // Still being signed: the WELCOME on its way answers this copy too.
-      if (repeat.welcome === null) return;
       if (repeat.fields.holdWaitMs > 0 && !this.#deps.presence.holding) {
         // The hold it named has settled since (its settle went out): a WELCOME that still named it
         // would have the client wait it out. Signed again without it.
         repeat.fields = { ...repeat.fields, holdWaitMs: 0, holdSpreadMs: 0 };
-        repeat.welcome = null;
-        this.#sendWelcome(repeat);
-        return;
+        repeat.welcome = this.#signWelcome(repeat.fields, repeat.login);
       }
       ctx.send(repeat.welcome, from);
       return;
@@ -322,32 +320,22 @@ export class V2Handler {
       holdSpreadMs: hold?.spreadMs ?? 0,
       signature: Buffer.alloc(64),
     };
-    const sent: SentWelcome = { login: loginHash, from, welcome: null, fields: welcome, until: this.#deps.now() + WELCOME_REPEAT_MS };
+    const sent: SentWelcome = { login: loginHash, from, welcome: this.#signWelcome(welcome, loginHash), fields: welcome, until: this.#deps.now() + WELCOME_REPEAT_MS };
     this.#welcomes.set(m.name, sent);
+    ctx.send(sent.welcome, from);
     // Offline messages follow the WELCOME (before it, the client has no session to take them in).
-    this.#sendWelcome(sent, () => void this.#flushOffline(session).catch(() => undefined));
+    void this.#flushOffline(session).catch(() => undefined);
   }
 
   /**
-   * Signs `sent`'s WELCOME (off the event loop) and sends it to the LOGIN's sender, then calls
-   * `then`, unless something newer took its place meanwhile. The signature binds the answer to this very LOGIN: a WELCOME cannot be
-   * replayed to another.
+   * A WELCOME with `fields`, signed. The signature covers the LOGIN's hash too: a WELCOME answers
+   * that very LOGIN and cannot be replayed to another.
    */
-  #sendWelcome(sent: SentWelcome, then?: () => void): void {
-    const fields = sent.fields;
-    const signed = Buffer.concat([welcomeSigned(fields), sent.login]);
-    signAsync(this.#deps.identity, signed).then(
-      (signature) => {
-        if (this.#closed || sent.fields !== fields) return;
-        sent.welcome = encodeV2({ ...fields, signature });
-        this.#ctx.send(sent.welcome, sent.from);
-        then?.();
-      },
-      () => undefined, // cannot fail with the server's own key; the client would send its LOGIN again
-    );
+  #signWelcome(fields: Msg<'welcome'>, loginHash: Buffer): Buffer {
+    return encodeV2({ ...fields, signature: sign(this.#deps.identity, Buffer.concat([welcomeSigned(fields), loginHash])) });
   }
 
-  /** Stops answering: logins still being checked or signed are dropped when they finish. */
+  /** Stops answering: logins still being checked are dropped when their check finishes. */
   close(): void {
     this.#closed = true;
   }
