@@ -15,8 +15,8 @@ import { SecureChannel } from '../crypto/channel.js';
 import { HandshakeInitiator, respondToHandshake, type HandshakeError } from '../crypto/handshake.js';
 import type { KeyPair } from '../crypto/keys.js';
 import type { Endpoint } from '../protocol/endpoint.js';
-import { decodeFrame, encodeFrame, MAX_FRAGMENT_BYTES } from '../protocol/v2/frames.js';
-import { dataHeader, encodeV2, type V2Message } from '../protocol/v2/messages.js';
+import { decodeFrame, encodeFrame, encodeMsgFrame, MAX_FRAGMENT_BYTES, MSG_PAYLOAD_AT } from '../protocol/v2/frames.js';
+import { DATA_HEADER_BYTES, encodeV2, writeDataHeader, type V2Message } from '../protocol/v2/messages.js';
 import { QimError } from '../errors.js';
 import { ReliableReceiver, ReliableSender } from '../reliability/index.js';
 
@@ -81,6 +81,9 @@ export interface PeerSessionDeps {
 type Msg<T extends V2Message['type']> = Extract<V2Message, { type: T }>;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The associated data a DATA datagram is opened with (its header), written anew for each. */
+const AAD = Buffer.alloc(DATA_HEADER_BYTES);
 
 /** A Buffer view of bytes this session made itself (the receiver hands them back as Uint8Array). */
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -249,7 +252,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   /** An incoming DATA for this session. Returns false when it did not authenticate. */
   onData(m: Msg<'data'>, from: PeerRoute): boolean {
     if (this.#channel === null) return false;
-    const plain = this.#channel.open(m.counter, m.ciphertext, dataHeader(m.receiver, m.counter));
+    writeDataHeader(AAD, m.receiver, m.counter);
+    const plain = this.#channel.open(m.counter, m.ciphertext, AAD);
     if (plain === null) return false;
     this.#arrived(from); // authenticated: the peer may have moved, or a direct path opened
     const f = decodeFrame(plain);
@@ -258,10 +262,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     const now = this.deps.now();
     switch (frame.kind) {
       case 'msg': {
-        const payload = Buffer.allocUnsafe(4 + frame.bytes.length);
-        payload.writeUInt16BE(frame.part, 0);
-        payload.writeUInt16BE(frame.parts, 2);
-        frame.bytes.copy(payload, 4);
+        // Part, parts and bytes, read in place: `plain` is this datagram's own buffer.
+        const payload = plain.subarray(MSG_PAYLOAD_AT);
         const r = this.#receiver.receive(frame.seq, payload, frame.floor);
         // In order with nothing held above it: may wait. Anything else (a gap, a duplicate, a gap
         // just filled by a retransmission) the sender should know now.
@@ -363,8 +365,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     const poll = this.#sender.poll(now);
     for (const t of poll.transmit) {
       // The payload (part u16, parts u16, bytes) as #sendPayloads made it; read, never copied.
-      const p = asBuffer(t.payload);
-      this.#seal(encodeFrame({ kind: 'msg', seq: t.seq, floor: t.floor, part: p.readUInt16BE(0), parts: p.readUInt16BE(2), bytes: p.subarray(4) }));
+      this.#seal(encodeMsgFrame(t.seq, t.floor, t.payload));
     }
     for (const seq of poll.failed) this.#resolve(seq, true);
     if (poll.skipTo !== null) this.#seal(encodeFrame({ kind: 'skip', floor: poll.skipTo }));
@@ -435,8 +436,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
   #seal(frame: Buffer, to: PeerRoute = this.#route): void {
     if (this.#channel === null) return;
     const receiver = this.#remoteIndex;
-    const { counter, ciphertext } = this.#channel.seal(frame, (c) => dataHeader(receiver, c));
-    this.deps.send(encodeV2({ type: 'data', receiver, counter, ciphertext }), to);
+    // The DATA datagram as encodeV2 would make it, sealed in place.
+    this.deps.send(this.#channel.sealDatagram(frame, DATA_HEADER_BYTES, (out, counter) => writeDataHeader(out, receiver, counter)), to);
   }
 
   #fail(error: HandshakeError | 'timeout'): void {

@@ -2,6 +2,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { open, ReplayWindow, seal, SecureChannel } from '../../src/crypto/channel.js';
+import { DATA_HEADER_BYTES, dataHeader, decodeV2, encodeV2, writeDataHeader } from '../../src/protocol/v2/messages.js';
 
 const key = randomBytes(32);
 const aad = Buffer.from('header');
@@ -60,6 +61,21 @@ describe('encrypted channel', () => {
     const shuffled = [...sent].reverse();
     for (const m of shuffled) expect(bob.open(m.counter, m.ciphertext, aad)?.toString()).toBe(`m${m.counter}`);
     for (const m of sent) expect(bob.open(m.counter, m.ciphertext, aad)).toBeNull();
+  });
+
+  it('seals a DATA datagram in place exactly as seal and encodeV2 would make it', () => {
+    const a2b = randomBytes(32);
+    const alice = new SecureChannel(a2b, randomBytes(32));
+    const bob = new SecureChannel(randomBytes(32), a2b);
+    for (let i = 0; i < 20; i++) {
+      const plain = randomBytes(i * 7);
+      const datagram = alice.sealDatagram(plain, DATA_HEADER_BYTES, (out, counter) => writeDataHeader(out, 0xfedcba98, counter));
+      const expected = encodeV2({ type: 'data', receiver: 0xfedcba98, counter: i, ciphertext: seal(a2b, i, plain, dataHeader(0xfedcba98, i)) });
+      expect(datagram.equals(expected)).toBe(true);
+      const d = decodeV2(datagram);
+      if (!d.ok || d.value.type !== 'data') throw new Error('not a DATA');
+      expect(bob.open(d.value.counter, d.value.ciphertext, dataHeader(d.value.receiver, d.value.counter))?.equals(plain)).toBe(true);
+    }
   });
 
   it('refuses a counter older than the replay window', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeFrame, MAX_FRAGMENT_BYTES, type Frame } from '../../src/protocol/v2/frames.js';
+import { decodeFrame, encodeFrame, encodeMsgFrame, MAX_FRAGMENT_BYTES, MSG_PAYLOAD_AT, type Frame } from '../../src/protocol/v2/frames.js';
 import { encodeV2, MAX_DATAGRAM, MAX_PEER_DATAGRAM } from '../../src/protocol/v2/messages.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -22,6 +22,23 @@ describe('peer frames', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('build a MSG around its payload (part, parts, bytes) byte for byte, and read the payload back in place', () => {
+    fc.assert(
+      fc.property(u32, u32, fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 1, max: 0xffff }), fc.uint8Array({ maxLength: MAX_FRAGMENT_BYTES }), (seq, floor, part, parts, bytes) => {
+        const payload = Buffer.alloc(4 + bytes.length);
+        payload.writeUInt16BE(part, 0);
+        payload.writeUInt16BE(parts, 2);
+        payload.set(bytes, 4);
+        const frame = encodeMsgFrame(seq, floor, payload);
+        expect(frame.equals(encodeFrame({ kind: 'msg', seq, floor, part, parts, bytes: Buffer.from(bytes) }))).toBe(true);
+        expect(frame.subarray(MSG_PAYLOAD_AT).equals(payload)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    expect(() => encodeMsgFrame(1, 0, Buffer.alloc(4 + MAX_FRAGMENT_BYTES + 1))).toThrow(RangeError);
+    expect(() => encodeMsgFrame(1, 0, Buffer.alloc(3))).toThrow(RangeError);
   });
 
   it('never throw on random bytes', () => {

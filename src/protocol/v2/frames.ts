@@ -29,9 +29,25 @@ const MSG_HEADER = 13;
 export const MAX_FRAGMENT_BYTES = MAX_PEER_DATAGRAM - DATA_OVERHEAD - MSG_HEADER;
 /** Ack ranges in one ACK frame. */
 export const MAX_ACK_RANGES = 16;
+/**
+ * Where a MSG's part, parts and bytes start: from here on the frame is the reliable layer's
+ * payload as PeerSession fragments a message (part u16, parts u16, bytes), read in place.
+ */
+export const MSG_PAYLOAD_AT = 9;
+
+/** A MSG frame around `payload` (part u16, parts u16, bytes): one buffer, one copy. */
+export function encodeMsgFrame(seq: number, floor: number, payload: Uint8Array): Buffer {
+  if (payload.length < 4 || payload.length - 4 > MAX_FRAGMENT_BYTES) throw new RangeError('fragment too large');
+  const out = Buffer.allocUnsafe(MSG_PAYLOAD_AT + payload.length);
+  out[0] = 1;
+  out.writeUInt32BE(seq >>> 0, 1);
+  out.writeUInt32BE(floor >>> 0, 5);
+  out.set(payload, MSG_PAYLOAD_AT);
+  return out;
+}
 
 export function encodeFrame(f: Frame): Buffer {
-  const w = new ByteWriter(64);
+  const w = new ByteWriter(frameBytes(f));
   switch (f.kind) {
     case 'msg':
       if (f.bytes.length > MAX_FRAGMENT_BYTES) throw new RangeError('fragment too large');
@@ -53,7 +69,23 @@ export function encodeFrame(f: Frame): Buffer {
       w.u8(5);
       break;
   }
-  return Buffer.from(w.finish());
+  return w.finish();
+}
+
+/** The encoded size of `f` (so that it is written into one buffer of exactly that size). */
+function frameBytes(f: Frame): number {
+  switch (f.kind) {
+    case 'msg':
+      return MSG_HEADER + f.bytes.length;
+    case 'ack':
+      return 6 + 8 * Math.min(f.ack.ranges.length, MAX_ACK_RANGES);
+    case 'typing':
+      return 2;
+    case 'skip':
+      return 5;
+    case 'ping':
+      return 1;
+  }
 }
 
 export function decodeFrame(bytes: Uint8Array): Decoded<Frame> {

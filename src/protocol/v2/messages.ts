@@ -336,7 +336,21 @@ export function welcomeSigned(m: Extract<V2Message, { type: 'welcome' }>): Buffe
 
 /** The header a DATA ciphertext authenticates as associated data (version to counter). */
 export function dataHeader(receiver: number, counter: number): Buffer {
-  return new ByteWriter(14).u8(VERSION).u8(Type.Data).u32(receiver).u64(counter).finish();
+  const out = Buffer.allocUnsafe(DATA_HEADER_BYTES);
+  writeDataHeader(out, receiver, counter);
+  return out;
+}
+
+/** Bytes of a DATA datagram before its ciphertext (version, type, receiver u32, counter u64). */
+export const DATA_HEADER_BYTES = 14;
+
+/** Writes a DATA header into the first {@link DATA_HEADER_BYTES} of `out` (as encodeV2 would). */
+export function writeDataHeader(out: Buffer, receiver: number, counter: number): void {
+  out[0] = VERSION;
+  out[1] = Type.Data;
+  out.writeUInt32BE(receiver >>> 0, 2);
+  out.writeUInt16BE(0, 6);
+  out.writeUIntBE(counter, 8, 6);
 }
 
 /** The rest of a datagram as a sealed message (at most {@link MAX_SEALED_BYTES}) and its trailing MAC. */
