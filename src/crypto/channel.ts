@@ -100,8 +100,7 @@ export class SecureChannel {
    * it depends on the counter (a datagram header that names it).
    */
   seal(plaintext: Uint8Array, aad: Uint8Array | ((counter: number) => Uint8Array)): { counter: number; ciphertext: Buffer } {
-    if (this.#counter >= MAX_COUNTER) throw new RangeError('session exhausted; a new handshake is needed');
-    const counter = this.#counter++;
+    const counter = this.#next();
     const data = typeof aad === 'function' ? aad(counter) : aad;
     return { counter, ciphertext: seal(this.#sendKey, counter, plaintext, data) };
   }
@@ -112,12 +111,17 @@ export class SecureChannel {
    * ciphertext and its tag. One buffer, where `seal` and an encoder would make three.
    */
   sealDatagram(plaintext: Uint8Array, headerBytes: number, writeHeader: (out: Buffer, counter: number) => void): Buffer {
-    if (this.#counter >= MAX_COUNTER) throw new RangeError('session exhausted; a new handshake is needed');
-    const counter = this.#counter++;
+    const counter = this.#next();
     const out = Buffer.allocUnsafe(headerBytes + plaintext.length + TAG_BYTES);
     writeHeader(out, counter);
     aeadSeal(out.subarray(headerBytes), plaintext, out.subarray(0, headerBytes), null, nonce(counter), this.#sendKey);
     return out;
+  }
+
+  /** The next outgoing counter, taken. */
+  #next(): number {
+    if (this.#counter >= MAX_COUNTER) throw new RangeError('session exhausted; a new handshake is needed');
+    return this.#counter++;
   }
 
   /** Decrypts an incoming payload; null for a forgery, a corruption or a replay. */

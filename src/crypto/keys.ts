@@ -16,6 +16,12 @@ export interface KeyPair {
   readonly secret: Buffer;
 }
 
+/**
+ * libsodium's secret key for each Ed25519 pair made here (the seed followed by the public key),
+ * kept from when the pair was derived rather than joined again at every signature.
+ */
+const SIGNING_KEYS = new WeakMap<KeyPair, Buffer>();
+
 function needs32(bytes: Uint8Array, what: string): void {
   if (bytes.length !== 32) throw new RangeError(`${what} is 32 bytes`);
 }
@@ -24,8 +30,11 @@ function needs32(bytes: Uint8Array, what: string): void {
 export function ed25519KeyPair(seed: Uint8Array = randomBytes(32)): KeyPair {
   needs32(seed, 'an Ed25519 seed');
   const publicKey = Buffer.alloc(32);
-  sodium.crypto_sign_seed_keypair(publicKey, Buffer.alloc(64), seed);
-  return { publicKey, secret: Buffer.from(seed) };
+  const signingKey = Buffer.alloc(64);
+  sodium.crypto_sign_seed_keypair(publicKey, signingKey, seed);
+  const pair = { publicKey, secret: Buffer.from(seed) };
+  SIGNING_KEYS.set(pair, signingKey);
+  return pair;
 }
 
 /** An X25519 key pair from a 32-byte secret, or a fresh one (every login, every peer handshake). */
@@ -38,9 +47,9 @@ export function x25519KeyPair(secret: Uint8Array = randomBytes(32)): KeyPair {
 
 /** Ed25519 signature (64 bytes, deterministic). */
 export function sign(identity: KeyPair, message: Uint8Array): Buffer {
-  // libsodium's secret key is the seed followed by the public key.
   const signature = Buffer.alloc(64);
-  sodium.crypto_sign_detached(signature, message, Buffer.concat([identity.secret, identity.publicKey]));
+  // A pair not made by ed25519KeyPair (built by hand) is joined as libsodium wants it here.
+  sodium.crypto_sign_detached(signature, message, SIGNING_KEYS.get(identity) ?? Buffer.concat([identity.secret, identity.publicKey]));
   return signature;
 }
 

@@ -202,8 +202,8 @@ export class V2Handler {
   /**
    * A LOGIN (docs/PROTOCOL.md, "Sessions"). The costliest check runs off the event loop: the
    * signature is checked on libuv's thread pool, so a storm's logins use every core and the loop
-   * keeps serving heartbeats, lists and presence meanwhile (the WELCOME's signature, 25 µs with
-   * libsodium, costs less on the loop than a trip to the pool would). Everything that
+   * keeps serving heartbeats, lists and presence meanwhile (the WELCOME's signature, 35-39 µs
+   * with libsodium, costs less on the loop than a trip to the pool would). Everything that
    * depends on state (names, keys, the directory) is checked when the signature has been, so a
    * login checked in parallel with another for the same name still meets the newer state.
    */

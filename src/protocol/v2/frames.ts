@@ -37,7 +37,8 @@ export const MSG_PAYLOAD_AT = 9;
 
 /** A MSG frame around `payload` (part u16, parts u16, bytes): one buffer, one copy. */
 export function encodeMsgFrame(seq: number, floor: number, payload: Uint8Array): Buffer {
-  if (payload.length < 4 || payload.length - 4 > MAX_FRAGMENT_BYTES) throw new RangeError('fragment too large');
+  if (payload.length < 4) throw new RangeError('a MSG payload starts with part and parts');
+  if (payload.length - 4 > MAX_FRAGMENT_BYTES) throw new RangeError('fragment too large');
   const out = Buffer.allocUnsafe(MSG_PAYLOAD_AT + payload.length);
   out[0] = 1;
   out.writeUInt32BE(seq >>> 0, 1);
