@@ -10,7 +10,7 @@ import { startFleet } from '../lib/fleet.js';
 import { progress } from '../lib/progress.js';
 import { fmt, fmtBytes, fmtMs, fmtRatio, percentile, ratio, table } from '../lib/stats.js';
 import { loadText, udpDelta, udpKernelCounters, type UdpKernelCounters } from '../lib/system.js';
-import { wallMs } from '../users/common.js';
+import { newUserStats, wallMs } from '../users/common.js';
 import type { StormResult } from '../users/worker.js';
 import type { Measurement } from '../server-child.js';
 import type { ServerLimits } from '../../src/server/options.js';
@@ -153,7 +153,7 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
     sizes.sort((a, b) => a - b);
     const neverOnline = results.reduce((n, r) => n + r.onlineAt.filter((v) => !Number.isFinite(v)).length, 0);
     let at = 0;
-    const clientStats = { retries: 0, resyncTcp: 0, resyncUdp: 0, holds: 0, datagramsIn: 0, bytesIn: 0 };
+    const clientStats = newUserStats();
     for (const r of results) {
       completeAt.set(r.completeAt, at);
       at += r.completeAt.length;
@@ -247,12 +247,13 @@ export function stormTable(runs: readonly StormRun[]): string {
       `${fmt(r.clientStats.resyncTcp)} / ${fmt(r.clientStats.resyncUdp)}`,
       holdsText(r.server),
       fmt(r.clientStats.holds),
+      `${fmt(r.clientStats.listsTcp)} / ${fmt(r.clientStats.catchUpsTcp)}`,
       `${Math.round(r.server.elu * 100)}% / ${Math.round(r.loadGenElu * 100)}%`,
       r.load.replace('load ', ''),
     ];
   });
   return table(
-    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out UDP + TCP lists', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp / udp lists', 'server held presence', 'holds taken', 'busy srv/clients', 'load 1/5/15'],
+    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out UDP + TCP lists', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp / udp lists', 'server held presence', 'holds taken', 'tcp lists / catch-ups', 'busy srv/clients', 'load 1/5/15'],
     rows,
   );
 }

@@ -131,6 +131,7 @@ export class ClassicUser extends BaseUser {
         this.#timer = setTimeout(() => this.#fetch(tcpPort), FETCH_RETRY_MS * (1 + Math.random()));
         return;
       }
+      this.stats.listsTcp++;
       this.#applyList(text);
     });
   }

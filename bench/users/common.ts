@@ -97,12 +97,18 @@ export interface UserStats {
   resyncUdp: number;
   /** LIST-HOLDs taken (the server held presence in a storm; the list was fetched when it settled). */
   holds: number;
+  /** Whole lists, and catch-ups (the batches since the version asked from), received over TCP for any reason. */
+  listsTcp: number;
+  catchUpsTcp: number;
+  /** TCP fetches given up after a silence: before the answer began, and after part of it came (the server may have sent the whole answer into it). */
+  fetchesSilent: number;
+  fetchesStalled: number;
   datagramsIn: number;
   bytesIn: number;
 }
 
 export function newUserStats(): UserStats {
-  return { retries: 0, resyncTcp: 0, resyncUdp: 0, holds: 0, datagramsIn: 0, bytesIn: 0 };
+  return { retries: 0, resyncTcp: 0, resyncUdp: 0, holds: 0, listsTcp: 0, catchUpsTcp: 0, fetchesSilent: 0, fetchesStalled: 0, datagramsIn: 0, bytesIn: 0 };
 }
 
 /** What a user tells its worker: list changes of other users, and its own progress. */

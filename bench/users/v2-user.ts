@@ -28,6 +28,8 @@ const ATTEMPT_MS = 1000;
 const LOGIN_SENDS = 5;
 /** TCP fetches turned away (or left silent) before the list comes as datagrams (as ServerLink). */
 const TCP_BUSY_TRIES = 12;
+/** A TCP fetch that hears nothing this long is given up and tried again (as ServerLink's resyncMs). */
+const RESYNC_SILENCE_MS = 15_000;
 
 export interface V2UserOptions extends UserOptions {
   readonly identity: KeyPair;
@@ -283,6 +285,29 @@ export class V2User extends BaseUser {
     }
   }
 
+  /**
+   * Applies a catch-up answer (batches following on from each other, each complete) as deltas,
+   * skipping those a UDP delta already brought; false when it is not one.
+   */
+  #catchUp(frames: readonly Buffer[]): boolean {
+    const h = this.#header;
+    const batches: { from: number; to: number; parts: Buffer[] }[] = [];
+    for (let i = 0; i < frames.length; ) {
+      const f = frames[i] as Buffer;
+      if (!presenceHeader(f, h) || h.part !== 0 || i + h.parts > frames.length) return false;
+      const last = batches.at(-1);
+      if (last !== undefined && last.to !== h.fromVersion) return false;
+      batches.push({ from: h.fromVersion, to: h.toVersion, parts: frames.slice(i, i + h.parts) as Buffer[] });
+      i += h.parts;
+    }
+    for (const b of batches) {
+      if (b.to <= this.#version) continue;
+      if (b.from !== this.#version) return false;
+      this.#batch(b.from, b.to, b.parts);
+    }
+    return true;
+  }
+
   /** As ServerLink: a LIST-HOLD (version, wait, spread) ahead of our list is taken. */
   #onHold(bytes: Buffer): boolean {
     if (bytes.length !== 82) return false;
@@ -354,6 +379,7 @@ export class V2User extends BaseUser {
     if (this.#state !== 'online') return true;
     this.#resyncing = true;
     const macKey = this.#macKey;
+    const asked = Math.max(0, this.#version);
     const request = frameDatagrams([this.#sessionBytes(0x0a)]);
     const chunks: Buffer[] = [];
     const socket = connect({ host: this.#o.server.address, port: this.#o.server.port, localAddress: this.#o.address, noDelay: true });
@@ -363,14 +389,14 @@ export class V2User extends BaseUser {
       timedOut = true;
       socket.destroy();
     };
-    let timer = setTimeout(silent, 5000); // a silence, as ServerLink
+    let timer = setTimeout(silent, RESYNC_SILENCE_MS); // a silence, as ServerLink
     socket.on('connect', () => {
       connected = true;
       socket.write(request);
     });
     socket.on('data', (c: Buffer) => {
       clearTimeout(timer);
-      timer = setTimeout(silent, 5000);
+      timer = setTimeout(silent, RESYNC_SILENCE_MS);
       chunks.push(c);
     });
     socket.on('error', () => socket.destroy());
@@ -385,13 +411,22 @@ export class V2User extends BaseUser {
       if (frames?.length === 1 && first?.[1] === 0x16 && this.#onHold(first)) return this.#hold.fetchEnded(this.#version); // a storm: the list comes when it settles
       if (frames !== null && first !== undefined && presenceHeader(first, h) && h.fromVersion === 0 && frames.length === h.parts) {
         if (counted) this.stats.resyncTcp++;
+        this.stats.listsTcp++;
         this.#batch(0, h.toVersion, frames);
+        return this.#hold.fetchEnded(this.#version);
+      }
+      // As ServerLink: the batches since the version asked from, each applied as a delta.
+      if (frames !== null && first !== undefined && presenceHeader(first, h) && h.fromVersion === asked && this.#catchUp(frames)) {
+        if (counted) this.stats.resyncTcp++;
+        this.stats.catchUpsTcp++;
+        this.#hold.covered(this.#version);
         return this.#hold.fetchEnded(this.#version);
       }
       // As ServerLink: turned away (closed before a byte) or left silent, up to TCP_BUSY_TRIES times,
       // waiting twice as long each time; another failure (no connection, bad bytes) once more; then
       // the list as datagrams.
       const busy = (connected && chunks.length === 0) || timedOut;
+      if (timedOut) chunks.length === 0 ? this.stats.fetchesSilent++ : this.stats.fetchesStalled++;
       const failed = busy ? failures : failures + 1;
       if (attempt < TCP_BUSY_TRIES && failed < 2) {
         const base = 100 * 2 ** Math.min(attempt - 1, 4);

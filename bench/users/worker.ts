@@ -66,6 +66,10 @@ function sumStats(list: readonly SimUser[]): UserStats {
     s.resyncTcp += u.stats.resyncTcp;
     s.resyncUdp += u.stats.resyncUdp;
     s.holds += u.stats.holds;
+    s.listsTcp += u.stats.listsTcp;
+    s.catchUpsTcp += u.stats.catchUpsTcp;
+    s.fetchesSilent += u.stats.fetchesSilent;
+    s.fetchesStalled += u.stats.fetchesStalled;
     s.datagramsIn += u.stats.datagramsIn;
     s.bytesIn += u.stats.bytesIn;
   }

@@ -160,10 +160,11 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   /** Login attempts that failed in a row (each waits twice as long as the one before). */
   #failures = 0;
   /**
-   * Resyncs done over TCP, and those that fell back to UDP; lists fetched when a hold ended (for
-   * tests and diagnostics).
+   * Resyncs done over TCP, and those that fell back to UDP; lists fetched when a hold ended; TCP
+   * answers that were the batches since our version rather than the whole list (for tests and
+   * diagnostics).
    */
-  readonly resyncs = { tcp: 0, udp: 0, held: 0 };
+  readonly resyncs = { tcp: 0, udp: 0, held: 0, caughtUp: 0 };
 
   constructor(
     private readonly udp: UdpTransport,
@@ -521,9 +522,11 @@ export class ServerLink extends EventEmitter<LinkEvents> {
   async #fetchOverTcp(): Promise<'ok' | 'busy' | 'failed'> {
     const macKey = this.#macKey;
     if (macKey === null) return 'failed';
+    // The version we have: the server answers with the batches since, or the whole list.
+    const asked = Math.max(0, this.#version);
     const request = frameDatagrams([this.#sessionBytes('list-request')]);
     const { address, port } = this.options.server;
-    const wait = this.options.resyncMs ?? 5000;
+    const wait = this.options.resyncMs ?? 15_000;
     let conn;
     try {
       conn = await dialTcp(address, port, wait);
@@ -562,16 +565,39 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       const d = decodeV2(frames[0] as Buffer);
       if (d.ok && d.value.type === 'list-hold') return this.#onHold(d.value, frames[0] as Buffer) ? 'ok' : 'failed';
     }
-    const parts: Msg<'presence'>[] = [];
+    // The whole list (a batch from version 0), or the batches since the version we asked from:
+    // each complete, in order, each following on from the one before.
+    const batches: { from: number; to: number; entries: PresenceEntry[] }[] = [];
+    let parts: Msg<'presence'>[] = [];
     for (const bytes of frames) {
       const d = decodeV2(bytes);
-      if (!d.ok || d.value.type !== 'presence' || d.value.fromVersion !== 0 || !this.#fromServer(d.value, bytes)) return 'failed';
-      parts.push(d.value);
+      if (!d.ok || d.value.type !== 'presence' || !this.#fromServer(d.value, bytes)) return 'failed';
+      const p = d.value;
+      const first = parts[0] ?? p;
+      if (p.part !== parts.length || p.parts !== first.parts || p.fromVersion !== first.fromVersion || p.toVersion !== first.toVersion) return 'failed';
+      parts.push(p);
+      if (parts.length < p.parts) continue;
+      const last = batches.at(-1);
+      if ((last === undefined ? p.fromVersion !== 0 && p.fromVersion !== asked : p.fromVersion !== last.to || p.fromVersion === 0) || p.toVersion < p.fromVersion) return 'failed';
+      batches.push({ from: p.fromVersion, to: p.toVersion, entries: parts.flatMap((q) => q.entries) });
+      parts = [];
     }
-    const first = parts[0] as Msg<'presence'>;
-    const complete = parts.length === first.parts && parts.every((p, i) => p.part === i && p.toVersion === first.toVersion);
-    if (!complete) return 'failed';
-    this.#replace(parts.flatMap((p) => p.entries), first.toVersion);
+    if (parts.length > 0 || batches.length === 0) return 'failed';
+    const [first, ...rest] = batches as [(typeof batches)[0], ...typeof batches];
+    if (first.from === 0) {
+      if (rest.length > 0) return 'failed';
+      this.#replace(first.entries, first.to);
+      return 'ok';
+    }
+    // Catching up: batches we have already (a delta over UDP overtook the answer) are skipped.
+    for (const b of batches) {
+      if (b.to <= this.#version) continue;
+      if (b.from !== this.#version) return 'failed';
+      for (const e of b.entries) this.#apply(e);
+      this.#version = b.to;
+    }
+    this.resyncs.caughtUp++;
+    this.#caughtUp();
     return 'ok';
   }
 
@@ -651,7 +677,6 @@ export class ServerLink extends EventEmitter<LinkEvents> {
 
   #replace(entries: PresenceEntry[], version: number): void {
     if (version < this.#version) return;
-    this.#hold.covered(version);
     const next = new Map<string, QimContact>();
     for (const e of entries) if (e.op === 'upsert') next.set(e.name, contactOf(e));
     const first = this.#version < 0 && this.#list.size === 0;
@@ -669,7 +694,12 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     for (const [name, c] of next) this.#list.set(name, c);
     this.#version = version;
     this.emit('list', this.contacts());
-    // Deltas that came first but follow on from this list.
+    this.#caughtUp();
+  }
+
+  /** The list is at least as new as the version asked for: deltas that came first but follow on from it. */
+  #caughtUp(): void {
+    this.#hold.covered(this.#version);
     for (let d = this.#held.get(this.#version); d !== undefined; d = this.#held.get(this.#version)) {
       this.#held.delete(this.#version);
       for (const e of d.entries) this.#apply(e);

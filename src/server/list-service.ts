@@ -37,8 +37,8 @@ export class ListService {
   readonly #pending = new Map<string, Pending>();
   readonly #sweep: NodeJS.Timeout;
   readonly #qim: QimTcpHandler;
-  /** The last answer framed, and its frames. */
-  #lastFramed: { datagrams: readonly Buffer[]; framed: Buffer } | null = null;
+  /** Answers framed, by answer: a snapshot, or the batches since a version, is one array for everyone until the list changes. */
+  readonly #framedAnswers = new WeakMap<readonly Buffer[], Buffer>();
 
   constructor(ctx: ServerContext, qim: QimTcpHandler) {
     this.#ctx = ctx;
@@ -114,12 +114,17 @@ export class ListService {
   }
 
   /**
-   * The answer framed for TCP. A snapshot is the same array for everyone until the list changes
-   * (PresenceHub caches it), so it is framed once: a login storm's fetches are one write each.
+   * The answer framed for TCP. A snapshot, or the batches since a version, is the same array for
+   * everyone until the list changes (PresenceHub caches them), so it is framed once: a login
+   * storm's fetches are one write each.
    */
   #framed(datagrams: readonly Buffer[]): Buffer {
-    if (this.#lastFramed?.datagrams !== datagrams) this.#lastFramed = { datagrams, framed: frameDatagrams(datagrams) };
-    return this.#lastFramed.framed;
+    let framed = this.#framedAnswers.get(datagrams);
+    if (framed === undefined) {
+      framed = frameDatagrams(datagrams);
+      this.#framedAnswers.set(datagrams, framed);
+    }
+    return framed;
   }
 
   /** Stops the expiry timer. */

@@ -6,9 +6,11 @@
  * happen within `presenceBatchMs` of each other go out together, packed into as few PRESENCE
  * datagrams as fit in 1,200 bytes, encoded and signed once with the server's key and sent to
  * every recipient as they are. So a storm of N logins costs each qim user about N / 20 datagrams
- * rather than N, and the server one send per datagram per user. A user who misses a delta sees the
- * gap between versions and asks for the whole list (LIST-REQUEST), which comes as a snapshot; a
- * snapshot asked for while a batch gathers is sent with it, built once for all who asked.
+ * rather than N, and the server one send per datagram per user. The batches are kept (as many
+ * entries as the list holds): a user who misses a delta sees the gap between versions and asks
+ * for the list from the version it has (LIST-REQUEST), and gets the kept batches since, the same
+ * datagrams again; one whose version is not kept gets a snapshot, and a snapshot asked for while a
+ * batch gathers is sent with it, built once for all who asked.
  *
  * In a storm (a batch of many entries, a large part of the list) deltas would still cost every
  * user nearly every other user in datagrams. The hub then *holds*: everyone gets one LIST-HOLD,
@@ -69,8 +71,25 @@ export function maxHoldMs(users: number): number {
  * machine of docs/LIMITS.md while the users read (1.9 s at 5,000 users, 30 s at 20,000).
  */
 const SPREAD_BYTES_PER_MS = 500_000;
+/**
+ * Deltas to send a second, past which a batch of a growing list starts a hold whatever its size:
+ * the fan-out's cost (a send per datagram per recipient) is what a hold saves, and a storm that
+ * goes on after a settle (logins that were turned away, or backed off, and come back) would
+ * otherwise cost every user a delta per window for as long as it lasts.
+ */
+export const FANOUT_PER_SECOND = 50_000;
 /** About what a list entry takes in a snapshot, for a spread announced before the snapshot exists. */
 const ENTRY_BYTES_ESTIMATE = 40;
+/** Batches are kept for catching up while they hold no more entries than the list, or than this. */
+export const KEPT_MIN_ENTRIES = 1024;
+
+/** A published batch, kept so that a client behind by it can catch up: its range, its datagrams as sent, its entries. */
+interface KeptBatch {
+  readonly from: number;
+  readonly to: number;
+  readonly entries: number;
+  readonly datagrams: readonly Buffer[];
+}
 
 /** The upsert entry describing an online user. */
 export function entryFor(user: OnlineUser): PresenceEntry {
@@ -126,13 +145,19 @@ export class PresenceHub {
   #pending: PresenceEntry[] = [];
   #timer: NodeJS.Timeout | null = null;
   #snapshotCache: { version: number; datagrams: Buffer[] } | null = null;
+  /** The batches published lately, oldest first, each following on from the one before (see catchUp). */
+  readonly #kept: KeptBatch[] = [];
+  #keptEntries = 0;
+  /** Catch-up answers built for the version published now, by the version they start from. */
+  readonly #catchUps = new Map<number, readonly Buffer[]>();
+  #catchUpsAt = 0;
   /** Users who asked for the whole list while a batch was gathering: they get it at the flush. */
   readonly #waiting = new Map<string, Endpoint>();
   #waitingTcp: ((datagrams: readonly Buffer[]) => void)[] = [];
   /** Users who get the next batch within their snapshot: not sent it on its own. */
   readonly #skip = new Set<string>();
   /** The hold in force (a storm): when it began, and the LIST-HOLD that answers list requests. */
-  #hold: { since: number; notice: Buffer[]; terms: HoldTerms } | null = null;
+  #hold: { since: number; from: number; notice: Buffer[]; terms: HoldTerms } | null = null;
   /** The batch timer's length when it was armed (a batch's entries over it: the rate of change). */
   #armedMs = 0;
   /** The list's size at the last batch (what it grew by since is the batch's net growth). */
@@ -187,13 +212,20 @@ export class PresenceHub {
   }
 
   /**
-   * Sends the whole visible list to `to` as a snapshot (fromVersion 0). While a batch is
-   * gathering, the answer waits for it (at most one batch window): the snapshot then includes the
-   * batch, is encoded once for everyone who asked meanwhile, and they are spared the batch itself.
+   * Answers a LIST-REQUEST over UDP from `to`, who has the list at `version`: the batches since,
+   * when they are kept (see catchUp); else the whole visible list as a snapshot (fromVersion 0).
+   * While a batch is gathering, a snapshot waits for it (at most one batch window): it then
+   * includes the batch, is encoded once for everyone who asked meanwhile, and they are spared the
+   * batch itself.
    */
-  sendSnapshot(to: Endpoint): void {
+  sendSnapshot(to: Endpoint, version = 0): void {
     if (this.#hold !== null) {
       for (const bytes of this.#hold.notice) this.ctx.send(bytes, to);
+      return;
+    }
+    const since = this.catchUp(version);
+    if (since !== null) {
+      for (const bytes of since) this.ctx.send(bytes, to);
       return;
     }
     if (this.#pending.length > 0) {
@@ -206,13 +238,78 @@ export class PresenceHub {
 
   /**
    * The same for a request over TCP from the user at `from` (its UDP endpoint): `answer` gets the
-   * snapshot's datagrams, now or at the flush.
+   * batches since `version`, or the snapshot's datagrams, now or at the flush.
    */
-  whenSnapshot(answer: (datagrams: readonly Buffer[]) => void, from?: Endpoint): void {
+  whenSnapshot(answer: (datagrams: readonly Buffer[]) => void, from?: Endpoint, version = 0): void {
     if (this.#hold !== null) return answer(this.#hold.notice);
+    const since = this.catchUp(version);
+    if (since !== null) return answer(since);
     if (this.#pending.length === 0) return answer(this.#snapshotDatagrams());
     this.#waitingTcp.push(answer);
     if (from !== undefined) this.#skip.add(endpointKey(from));
+  }
+
+  /**
+   * The published batches since `version`, in order, when `version` is where a kept batch starts
+   * and they hold fewer entries than the list (a snapshot is no longer then, and replaces the list
+   * outright); null otherwise (version 0, one not kept or never published, or the one published
+   * now: that client is behind only by what is gathering, or asks for nothing it lacks). Built
+   * once per starting version while the published version stands.
+   */
+  catchUp(version: number): readonly Buffer[] | null {
+    const kept = this.#kept;
+    if (version <= 0 || version >= this.#published || kept.length === 0 || version < (kept[0] as KeptBatch).from) return null;
+    if (this.#catchUpsAt !== this.#published) {
+      this.#catchUps.clear();
+      this.#catchUpsAt = this.#published;
+    }
+    const cached = this.#catchUps.get(version);
+    if (cached !== undefined) return cached;
+    // Batches follow on from each other: find the one starting at `version` by bisection.
+    let lo = 0;
+    let hi = kept.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((kept[mid] as KeptBatch).from < version) lo = mid + 1;
+      else hi = mid;
+    }
+    if ((kept[lo] as KeptBatch).from !== version) return null;
+    let entries = 0;
+    for (let i = lo; i < kept.length; i++) entries += (kept[i] as KeptBatch).entries;
+    if (entries >= this.ctx.directory.size) return null;
+    const answer = kept.slice(lo).flatMap((b) => b.datagrams);
+    // A handful of starting versions at most (clients are at a settle's version or a batch's);
+    // one that asks from an odd version costs one build, no more than a snapshot would.
+    if (this.#catchUps.size < 64) this.#catchUps.set(version, answer);
+    return answer;
+  }
+
+  /** Keeps a published batch for catching up, and forgets the oldest past the list's length. */
+  #keep(from: number, to: number, entries: number, datagrams: readonly Buffer[]): void {
+    // Copied into one buffer of their own: each was cut from a shared 8 KiB slab, which it would
+    // keep alive for as long as it is kept (five times its size, measured in a storm).
+    let total = 0;
+    for (const d of datagrams) total += d.length;
+    const own = Buffer.allocUnsafeSlow(total);
+    let at = 0;
+    const copies = datagrams.map((d) => {
+      d.copy(own, at);
+      at += d.length;
+      return own.subarray(at - d.length, at);
+    });
+    this.#kept.push({ from, to, entries, datagrams: copies });
+    this.#keptEntries += entries;
+    const most = Math.max(KEPT_MIN_ENTRIES, this.ctx.directory.size);
+    while (this.#keptEntries > most && this.#kept.length > 1) this.#keptEntries -= (this.#kept.shift() as KeptBatch).entries;
+  }
+
+  /** Publishes what is pending as a batch (kept for catching up) and answers its datagrams. */
+  #publish(): Buffer[] {
+    const datagrams = this.#encode(this.#published, this.#version, this.#pending);
+    this.#keep(this.#published, this.#version, this.#pending.length, datagrams);
+    this.#pending = [];
+    this.#published = this.#version;
+    return datagrams;
   }
 
   /**
@@ -254,9 +351,10 @@ export class PresenceHub {
     // smaller than that (the first second of churn, joiners not yet leaving) costs less as deltas
     // than as everyone's whole list again; churn itself grows nothing.
     if ((k >= HOLD_MIN_ENTRIES && k * 8 >= size) || (growing && grew >= HOLD_MIN_ENTRIES && grew * 2 >= size)) return this.#holdOn();
-    const datagrams = this.#encode(this.#published, this.#version, this.#pending);
-    this.#pending = [];
-    this.#published = this.#version;
+    const from = this.#published;
+    const datagrams = this.#publish();
+    // A storm past the fan-out budget: hold (the batch is kept, not sent).
+    if (growing && datagrams.length * this.recipientCount() * 1000 > FANOUT_PER_SECOND * Math.max(1, this.#armedMs)) return this.#holdOn(from);
     const waiting = this.#waiting;
     const skip = this.#skip;
     const skipping = skip.size > 0;
@@ -280,17 +378,18 @@ export class PresenceHub {
    * out), a LIST-HOLD for the new version answers whoever asked for the list, and a timer ends the
    * hold after a batch window with nothing pending.
    */
-  #holdOn(): void {
+  #holdOn(from = this.#published): void {
     const now = Date.now();
     const starting = this.#hold === null;
     const since = this.#hold?.since ?? now;
-    this.#pending = [];
-    this.#published = this.#version;
+    const heldFrom = this.#hold?.from ?? from;
+    // Not sent, but kept: a user who fetched a list before this hold catches up from it.
+    if (this.#pending.length > 0) this.#publish();
     const window = this.#window();
     const listBytes = this.ctx.directory.size * ENTRY_BYTES_ESTIMATE;
-    const terms = this.#holdTerms(Math.max(0, maxHoldMs(this.ctx.directory.size) - (now - since)) + window + 1000, listBytes);
+    const terms = this.#holdTerms(Math.max(0, maxHoldMs(this.ctx.directory.size) - (now - since)) + window + 1000, listBytes, heldFrom);
     const notice = this.#holdNotice(terms);
-    this.#hold = { since, notice: [notice], terms };
+    this.#hold = { since, from: heldFrom, notice: [notice], terms };
     if (starting) {
       this.ctx.counters.presenceHolds++;
       this.ctx.emit('presence-hold', { holding: true, version: this.#version });
@@ -311,24 +410,40 @@ export class PresenceHub {
    * snapshots again.
    */
   #settle(): void {
+    const heldFrom = this.#hold?.from ?? this.#published;
     this.#hold = null;
     // Growth from here on: everyone is about to fetch the list as it stands.
     this.#growth.restart(Date.now(), this.ctx.directory.size);
-    this.#pending = [];
-    this.#published = this.#version;
+    if (this.#pending.length > 0) this.#publish();
     // The snapshot everyone is about to fetch, built now (once for all) and measured for the spread.
     let listBytes = 0;
     for (const d of this.#snapshotDatagrams()) listBytes += 2 + d.length;
-    const notice = this.#holdNotice(this.#holdTerms(0, listBytes));
+    const notice = this.#holdNotice(this.#holdTerms(0, listBytes, heldFrom));
     for (const to of this.recipients()) this.ctx.send(notice, to);
     this.ctx.emit('presence-hold', { holding: false, version: this.#version });
   }
 
-  /** Wait `waitMs`, then fetch within a spread long enough for every recipient's list of `listBytes` at SPREAD_BYTES_PER_MS. */
-  #holdTerms(waitMs: number, listBytes: number): HoldTerms {
+  /**
+   * Wait `waitMs`, then fetch within a spread long enough for what the recipients will fetch, at
+   * SPREAD_BYTES_PER_MS: those who had a list when the hold began at version `heldFrom` catch up
+   * with the hold's batches, the others (as many as the hold's changes, at most) fetch the whole
+   * list of `listBytes`.
+   */
+  #holdTerms(waitMs: number, listBytes: number, heldFrom: number): HoldTerms {
+    let changes = 0;
+    let changeBytes = 0;
+    for (let i = this.#kept.length - 1; i >= 0; i--) {
+      const b = this.#kept[i] as KeptBatch;
+      if (b.from < heldFrom) break;
+      changes += b.entries;
+      for (const d of b.datagrams) changeBytes += 2 + d.length;
+    }
+    const recipients = this.recipientCount();
+    const newcomers = Math.min(recipients, changes);
+    const bytes = newcomers * listBytes + (recipients - newcomers) * Math.min(changeBytes, listBytes);
     return {
       waitMs: Math.min(0xffff, waitMs),
-      spreadMs: Math.min(0xffff, Math.ceil((this.recipientCount() * listBytes) / SPREAD_BYTES_PER_MS)),
+      spreadMs: Math.min(0xffff, Math.ceil(bytes / SPREAD_BYTES_PER_MS)),
     };
   }
 

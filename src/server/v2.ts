@@ -160,7 +160,7 @@ export class V2Handler {
 
   /**
    * A LIST-REQUEST that came over TCP (docs/PROTOCOL.md, "Resync over TCP"): `answer` gets the
-   * snapshot datagrams (now, or when the batch gathering now goes out); false when it is not a
+   * batches since the request's version, or the snapshot (now, or when the batch gathering now goes out); false when it is not a
    * valid request of a live session (dropped and counted). TCP already proved the address, so the
    * answer may be any size.
    */
@@ -172,7 +172,7 @@ export class V2Handler {
     }
     const s = this.#authenticate(decoded.value, bytes, from, 'tcp');
     if (s === undefined) return false;
-    this.#deps.presence.whenSnapshot(answer, s.endpoint);
+    this.#deps.presence.whenSnapshot(answer, s.endpoint, decoded.value.listVersion);
     return true;
   }
 
@@ -348,7 +348,7 @@ export class V2Handler {
       return;
     }
     if (m.type === 'list-request') {
-      this.#deps.presence.sendSnapshot(s.endpoint);
+      this.#deps.presence.sendSnapshot(s.endpoint, m.listVersion);
       return;
     }
     if (m.type === 'status') this.#setStatus(s, m.status);

@@ -107,7 +107,7 @@ describe('qim server link', () => {
     expect(second.users().map((u) => u.name).sort()).toEqual(['alice', 'bob']);
   });
 
-  it('sees a lost delta as a version gap and fetches the whole list over TCP', async () => {
+  it('sees a lost delta as a version gap and fetches what it missed over TCP', async () => {
     const s = await server();
     const port = s.endpoint.port;
     let dropDeltas = false;
@@ -125,6 +125,34 @@ describe('qim server link', () => {
     expect(alice.contacts().map((c) => c.name).sort()).toEqual(['bob', 'carol']);
     await until(() => alice.resyncs.tcp === 1, 'the resync to be counted');
     expect(alice.resyncs.udp).toBe(0);
+    // The server kept the batches she missed: she was sent those, not the whole list.
+    expect(alice.resyncs.caughtUp).toBe(1);
+    expect(alice.version).toBe(s.counters.logins + 1);
+  });
+
+  it('fetches the whole list when the batches it missed are as long as the list', async () => {
+    const s = await server({ limits: { heartbeatMs: 1000, leaseMs: 5000 } });
+    const port = s.endpoint.port;
+    let dropDeltas = false;
+    let dropAcks = false;
+    const lost = (b: Buffer) => (dropDeltas && b[1] === Type.Presence && b.readUInt32BE(10) > 0) || (dropAcks && b[1] === Type.HeartbeatAck);
+    const alice = await link(port, 'alice', {}, (b) => !lost(b));
+    await alice.connect();
+    await until(() => alice.version >= 1, 'alice to hold the list');
+    dropDeltas = true;
+    dropAcks = true; // nor does she see the gap until all three changes are made
+    // Three changes for a list of two: bob comes, goes, and carol comes.
+    const bob = await link(port, 'bob');
+    await bob.connect();
+    await until(() => s.directory.size === 2, 'bob to log in');
+    await new Promise((r) => setTimeout(r, 60)); // his join goes out as its own batch
+    bob.logout();
+    await until(() => s.directory.size === 1, 'bob to leave');
+    await (await link(port, 'carol')).connect();
+    dropAcks = false;
+    await until(() => alice.contacts().map((c) => c.name).join() === 'carol', 'alice to resync and see carol alone');
+    expect(alice.resyncs.caughtUp).toBe(0);
+    expect(alice.resyncs.tcp).toBeGreaterThan(0);
   });
 
   it('answers a TCP list request only for a live session, and drops garbage', async () => {
@@ -276,7 +304,8 @@ describe('qim server link', () => {
       await storm(s.endpoint.port);
       await until(() => alice.contacts().length === 120, 'every user of the storm', 8000);
       expect(s.counters.presenceHolds).toBe(1);
-      expect(alice.resyncs).toEqual({ tcp: 0, udp: 0, held: 1 });
+      // Alice had a list before the storm: she fetched the hold's batches, not the whole list.
+      expect(alice.resyncs).toEqual({ tcp: 0, udp: 0, held: 1, caughtUp: 1 });
       expect(alice.version).toBe(s.counters.logins + 1);
     });
 
@@ -290,7 +319,8 @@ describe('qim server link', () => {
       await until(() => alice.contacts().length === 120, 'every user of the storm', 8000);
       // One connection: the fetch after the settle (none during the hold, to be told of the hold).
       expect(s.counters.tcpConnections - connections).toBe(1);
-      expect(alice.resyncs).toEqual({ tcp: 0, udp: 0, held: 1 });
+      // She had no list yet: the whole list.
+      expect(alice.resyncs).toEqual({ tcp: 0, udp: 0, held: 1, caughtUp: 0 });
     });
 
     it('fetches the list at the settle even when a fetch made during the hold is answered late, with the hold', async () => {
@@ -328,7 +358,7 @@ describe('qim server link', () => {
       await until(() => alice.contacts().length === 120, 'every user of the storm, after the wait', 12_000);
       // The hold's wait: what was left of MAX_HOLD_MS, a batch window and a second.
       expect(Date.now() - held).toBeGreaterThan(4000);
-      expect(alice.resyncs).toEqual({ tcp: 0, udp: 0, held: 1 });
+      expect(alice.resyncs).toEqual({ tcp: 0, udp: 0, held: 1, caughtUp: 1 });
     });
   });
 });

@@ -91,10 +91,10 @@ export class V2Peer {
     return d.value.epoch.equals(this.welcome.epoch) && verify(this.welcome.serverIdentity, presenceSigned(bytes), d.value.signature);
   }
 
-  /** A MAC'd session message (heartbeat or logout) with the next counter, or the given one. */
-  sessionBytes(type: 'heartbeat' | 'logout' | 'list-request', counter = ++this.counter, key = this.macKey): Buffer {
+  /** A MAC'd session message (heartbeat, logout, list request) with the next counter, or the given one, naming list version `listVersion`. */
+  sessionBytes(type: 'heartbeat' | 'logout' | 'list-request', counter = ++this.counter, key = this.macKey, listVersion = 0): Buffer {
     if (this.session === null || key === null) throw new Error('not logged in');
-    const out = encodeV2({ type, session: this.session, counter, listVersion: 0, mac: Buffer.alloc(16) });
+    const out = encodeV2({ type, session: this.session, counter, listVersion, mac: Buffer.alloc(16) });
     sessionMac(key, out).copy(out, SESSION_MAC_OFFSET);
     return out;
   }

@@ -117,6 +117,47 @@ describe('presence for qim users', () => {
     for (const p of s) expect(p.entries.map((e) => e.name).sort()).toEqual(['alice', 'old']);
   });
 
+  it('answers a LIST-REQUEST naming a version it kept with the batches since: the very datagrams it sent, over UDP and TCP', async () => {
+    const alice = await qim('alice');
+    const sent = new Map<number, Buffer[]>(); // each batch alice was sent, by the version it starts from
+    const take = (): void => {
+      for (let i = 0; i < alice.raw.received.length; i++) {
+        const r = alice.raw.received[i];
+        if (r === undefined || r.bytes[1] !== 0x09) continue;
+        alice.raw.received.splice(i--, 1);
+        const p = decodePresence(r.bytes);
+        if (p.fromVersion > 0) sent.set(p.fromVersion, [...(sent.get(p.fromVersion) ?? []), r.bytes]);
+      }
+    };
+    await until(() => (take(), sent.has(1)), 'her own join (versions 1 to 2)');
+    await qim('bob');
+    await until(() => (take(), sent.has(2)), 'bob (2 to 3)');
+    // Two classic users in one batch (3 to 5).
+    const classics = await Promise.all([RawPeer.bind(), RawPeer.bind()]);
+    closers.push(async () => void (await Promise.all(classics.map((c) => c.close()))));
+    await Promise.all(classics.map((c, i) => c.send(`login,old${i},${c.endpoint}`, port)));
+    await until(() => (take(), sent.has(3)), 'the classic users');
+    expect(decodePresence(sent.get(3)?.[0] as Buffer)).toMatchObject({ fromVersion: 3, toVersion: 5 });
+
+    // From version 2 over TCP: bob's batch, then the classic users', byte for byte as sent.
+    const ask = async (version: number): Promise<Buffer[]> =>
+      splitFrames(await tcpExchange(port, { send: frameDatagrams([alice.sessionBytes('list-request', undefined, undefined, version)]) })) ?? [];
+    expect(await ask(2)).toEqual([...(sent.get(2) ?? []), ...(sent.get(3) ?? [])]);
+    expect(await ask(3)).toEqual(sent.get(3));
+    // The same over UDP.
+    await alice.send(alice.sessionBytes('list-request', undefined, undefined, 3));
+    await until(() => alice.raw.received.some((r) => r.bytes.equals(sent.get(3)?.[0] as Buffer)), 'the batch again over UDP');
+
+    // Anything else is the whole list: version 0, one inside a batch (4), the one published now
+    // (5), one never published (9), and one whose batches would be as long as the list (1: four
+    // changes for four users).
+    for (const version of [0, 4, 5, 9, 1]) {
+      const answer = (await ask(version)).map((f) => decodePresence(f));
+      expect(answer[0]).toMatchObject({ fromVersion: 0, toVersion: 5 });
+      expect(answer.flatMap((p) => p.entries.map((e) => e.name)).sort()).toEqual(['alice', 'bob', 'old0', 'old1']);
+    }
+  });
+
   it('puts the version sent so far in every heartbeat acknowledgement', async () => {
     const alice = await qim('alice');
     await qim('bob');
@@ -157,6 +198,8 @@ describe('presence in a login storm', () => {
     const observer = await V2Peer.create(stormPort);
     closers.push(() => observer.close());
     await observer.login('observer');
+    // The observer's own join goes out first (versions 1 to 2): the list it has before the storm.
+    await until(() => presences(observer).some((p) => p.toVersion === 2), 'the observer to be listed');
     const peers = await Promise.all(Array.from({ length: 120 }, () => RawPeer.bind()));
     closers.push(async () => void (await Promise.all(peers.map((p) => p.close()))));
     await Promise.all(peers.map((p, i) => p.send(`login,user${i},${p.endpoint}`, stormPort)));
@@ -192,6 +235,13 @@ describe('presence in a login storm', () => {
     const snapshot = (frames ?? []).map((f) => decodePresence(f));
     expect(snapshot[0]).toMatchObject({ fromVersion: 0, toVersion: 122 });
     expect(snapshot.flatMap((p) => p.entries)).toHaveLength(121);
+
+    // Or, for a user who had the list before the storm (version 2), the hold's batches: kept
+    // though never sent, and the 120 who came, not the whole list again.
+    const since = (splitFrames(await tcpExchange(stormPort, { send: frameDatagrams([observer.sessionBytes('list-request', undefined, undefined, 2)]) })) ?? []).map((f) => decodePresence(f));
+    expect(since[0]).toMatchObject({ fromVersion: 2 });
+    expect(since.at(-1)).toMatchObject({ toVersion: 122 });
+    expect(since.flatMap((p) => p.entries.map((e) => e.name)).sort()).toEqual(Array.from({ length: 120 }, (_, i) => `user${i}`).sort());
   });
 
   it('names the hold in a WELCOME sent during it, and signs a WELCOME repeated after the settle again without it', async () => {
