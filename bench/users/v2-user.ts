@@ -231,14 +231,14 @@ export class V2User extends BaseUser {
     this.#beat.unref();
   }
 
-  /** A session message (HEARTBEAT 06, LOGOUT 08, LIST-REQUEST 0a) with the next counter. */
-  #sessionBytes(type: number): Buffer {
+  /** A session message (HEARTBEAT 06, LOGOUT 08, LIST-REQUEST 0a) with the next counter, naming our list version (or `version`). */
+  #sessionBytes(type: number, version = this.#version): Buffer {
     const out = Buffer.alloc(38);
     out[0] = 0x02;
     out[1] = type;
     (this.#session as Buffer).copy(out, 2);
     out.writeUIntBE(++this.#counter, 12, 6);
-    out.writeUInt32BE(Math.max(0, this.#version), 18);
+    out.writeUInt32BE(Math.max(0, version), 18);
     sessionMac(this.#macKey as Buffer, out).copy(out, SESSION_MAC_OFFSET);
     return out;
   }
@@ -347,7 +347,8 @@ export class V2User extends BaseUser {
    */
   fetchList(over: 'tcp' | 'udp', timeoutMs = 5000): Promise<number> {
     if (this.#state !== 'online') return Promise.resolve(-1);
-    const request = this.#sessionBytes(0x0a);
+    const request = this.#sessionBytes(0x0a, 0); // version 0: the whole list, whatever we have
+
     if (over === 'udp') {
       const done = this.#snapshot.arm(timeoutMs, () => this.#parts.clear());
       this.#send(request);

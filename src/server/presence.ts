@@ -77,7 +77,7 @@ const SPREAD_BYTES_PER_MS = 500_000;
  * goes on after a settle (logins that were turned away, or backed off, and come back) would
  * otherwise cost every user a delta per window for as long as it lasts.
  */
-export const FANOUT_PER_SECOND = 50_000;
+export const FANOUT_PER_SECOND = 100_000;
 /** About what a list entry takes in a snapshot, for a spread announced before the snapshot exists. */
 const ENTRY_BYTES_ESTIMATE = 40;
 /** Batches are kept for catching up while they hold no more entries than the list, or than this. */
@@ -163,6 +163,8 @@ export class PresenceHub {
   /** The list's size at the last batch (what it grew by since is the batch's net growth). */
   #flushedSize = 0;
   readonly #growth = new Growth(STORM_HORIZON_MS);
+  /** The sends of the batches of the last STORM_HORIZON_MS (a datagram to a recipient is one), for the fan-out budget. */
+  readonly #sends: { at: number; sends: number }[] = [];
 
   constructor(
     private readonly ctx: ServerContext,
@@ -354,7 +356,7 @@ export class PresenceHub {
     const from = this.#published;
     const datagrams = this.#publish();
     // A storm past the fan-out budget: hold (the batch is kept, not sent).
-    if (growing && datagrams.length * this.recipientCount() * 1000 > FANOUT_PER_SECOND * Math.max(1, this.#armedMs)) return this.#holdOn(from);
+    if (growing && this.#fanout(now, datagrams.length * this.recipientCount()) > FANOUT_PER_SECOND) return this.#holdOn(from);
     const waiting = this.#waiting;
     const skip = this.#skip;
     const skipping = skip.size > 0;
@@ -371,6 +373,20 @@ export class PresenceHub {
       this.#waitingTcp = [];
       for (const answer of tcp) answer(snapshot);
     }
+  }
+
+  /**
+   * The sends a second that a batch of `sends` makes, with those of the last STORM_HORIZON_MS
+   * (or its own window, when longer): batches vary with the moment logins come, and one full
+   * batch among small ones is no storm.
+   */
+  #fanout(now: number, sends: number): number {
+    const recent = this.#sends;
+    recent.push({ at: now, sends });
+    while (recent.length > 0 && (recent[0] as { at: number }).at <= now - STORM_HORIZON_MS) recent.shift();
+    let total = 0;
+    for (const r of recent) total += r.sends;
+    return (total * 1000) / Math.max(STORM_HORIZON_MS, this.#armedMs);
   }
 
   /**
