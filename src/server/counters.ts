@@ -20,6 +20,8 @@ export interface ServerCounters {
   /** Login storms met by holding presence (deltas paused, the list fetched once it settled). */
   presenceHolds: number;
   listsSent: number;
+  /** List requests (TCP or UDP) answered with the batches since the version the client named, not the whole list. */
+  catchUps: number;
   /** Bytes of those lists (TCP payload: frames with their length prefixes, or classic text). */
   listBytes: number;
   broadcasts: number;
@@ -46,6 +48,7 @@ export function newServerCounters(): ServerCounters {
     loginRepeats: 0,
     presenceHolds: 0,
     listsSent: 0,
+    catchUps: 0,
     listBytes: 0,
     broadcasts: 0,
     tcpConnections: 0,

@@ -227,6 +227,7 @@ export class PresenceHub {
     }
     const since = this.catchUp(version);
     if (since !== null) {
+      this.ctx.counters.catchUps++;
       for (const bytes of since) this.ctx.send(bytes, to);
       return;
     }
@@ -245,7 +246,10 @@ export class PresenceHub {
   whenSnapshot(answer: (datagrams: readonly Buffer[]) => void, from?: Endpoint, version = 0): void {
     if (this.#hold !== null) return answer(this.#hold.notice);
     const since = this.catchUp(version);
-    if (since !== null) return answer(since);
+    if (since !== null) {
+      this.ctx.counters.catchUps++;
+      return answer(since);
+    }
     if (this.#pending.length === 0) return answer(this.#snapshotDatagrams());
     this.#waitingTcp.push(answer);
     if (from !== undefined) this.#skip.add(endpointKey(from));

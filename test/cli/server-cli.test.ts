@@ -118,6 +118,7 @@ describe('qim server', () => {
       presenceHolds: 0,
       listBytes: 0,
       listsSent: 0,
+      catchUps: 0,
       broadcasts: 0,
       tcpConnections: 0,
       relayed: 0,

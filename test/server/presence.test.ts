@@ -144,6 +144,7 @@ describe('presence for qim users', () => {
       splitFrames(await tcpExchange(port, { send: frameDatagrams([alice.sessionBytes('list-request', undefined, undefined, version)]) })) ?? [];
     expect(await ask(2)).toEqual([...(sent.get(2) ?? []), ...(sent.get(3) ?? [])]);
     expect(await ask(3)).toEqual(sent.get(3));
+    expect(server.counters.catchUps).toBe(2);
     // The same over UDP.
     await alice.send(alice.sessionBytes('list-request', undefined, undefined, 3));
     await until(() => alice.raw.received.some((r) => r.bytes.equals(sent.get(3)?.[0] as Buffer)), 'the batch again over UDP');
@@ -156,6 +157,7 @@ describe('presence for qim users', () => {
       expect(answer[0]).toMatchObject({ fromVersion: 0, toVersion: 5 });
       expect(answer.flatMap((p) => p.entries.map((e) => e.name)).sort()).toEqual(['alice', 'bob', 'old0', 'old1']);
     }
+    expect(server.counters.catchUps).toBe(3);
   });
 
   it('puts the version sent so far in every heartbeat acknowledgement', async () => {

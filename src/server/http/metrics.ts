@@ -54,6 +54,7 @@ const COUNTERS: Record<Exclude<keyof ServerCounters, 'drops'>, { readonly name: 
   loginRepeats: { name: 'qim_login_repeats_total', help: 'qim LOGINs sent again and answered with the same WELCOME.' },
   presenceHolds: { name: 'qim_presence_holds_total', help: 'Login storms met by holding presence deltas until the list settled.' },
   listsSent: { name: 'qim_lists_sent_total', help: 'Online lists sent over TCP.' },
+  catchUps: { name: 'qim_list_catch_ups_total', help: 'List requests answered with the presence batches since the version the client had.' },
   listBytes: { name: 'qim_list_sent_bytes_total', help: 'Bytes of the online lists sent over TCP.' },
   broadcasts: { name: 'qim_broadcasts_total', help: 'Join and leave announcements sent to the other users.' },
   tcpConnections: { name: 'qim_tcp_connections_total', help: 'TCP connections accepted on the list port.' },
