@@ -15,7 +15,12 @@ export interface TcpConnection {
   onClose(handler: () => void): void;
   /** Writes `bytes`, keeping the connection open. */
   write(bytes: Uint8Array): void;
-  /** Writes `bytes` and then closes our side. */
+  /**
+   * Writes `bytes` and then closes our side. On an accepted connection the idle limit then grows
+   * by the time `bytes` take at ANSWER_MIN_BYTES_PER_SECOND: Node counts a write as activity only
+   * when it is handed to the kernel whole, and a reader draining a long answer slowly (a big list
+   * over a slow link, or a busy machine) shows none for seconds while it reads.
+   */
   endWith(bytes: Uint8Array): void;
   /** Closes at once. */
   destroy(): void;
@@ -30,6 +35,12 @@ export interface TcpListenOptions {
   /** A connection silent this long is closed and reported. */
   readonly idleMs: number;
 }
+
+/**
+ * The slowest a peer may read an answer before its connection counts as idle: a 20,000-user list
+ * (about 700 KB) may take 22 s more than the idle limit.
+ */
+export const ANSWER_MIN_BYTES_PER_SECOND = 32 * 1024;
 
 /** Why the listener closed a connection on its own. */
 export type TcpRejection = 'tcp-too-many' | 'tcp-idle';
@@ -64,7 +75,7 @@ export class TcpListener {
         socket.destroy();
         onReject('tcp-idle', remote);
       });
-      onConnection(wrap(socket, remote));
+      onConnection(wrap(socket, remote, options.idleMs));
     });
     const host = await resolveHost(options.host);
     await new Promise<void>((resolve, reject) => {
@@ -130,14 +141,18 @@ function remoteOf(socket: Socket): Endpoint {
   return { address: canonicalAddress(raw) ?? raw, port: socket.remotePort ?? 0 };
 }
 
-function wrap(socket: Socket, remote: Endpoint): TcpConnection {
+/** A connection; `idleMs` is an accepted one's idle limit (dialled ones have none). */
+function wrap(socket: Socket, remote: Endpoint, idleMs?: number): TcpConnection {
   socket.on('error', () => socket.destroy());
   return {
     remote,
     onData: (handler) => socket.on('data', handler),
     onClose: (handler) => socket.once('close', handler),
     write: (bytes) => void socket.write(bytes),
-    endWith: (bytes) => socket.end(bytes),
+    endWith: (bytes) => {
+      if (idleMs !== undefined) socket.setTimeout(idleMs + Math.ceil((bytes.length * 1000) / ANSWER_MIN_BYTES_PER_SECOND));
+      socket.end(bytes);
+    },
     destroy: () => socket.destroy(),
   };
 }
