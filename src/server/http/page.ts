@@ -18,6 +18,7 @@ const COUNTER_LABELS: readonly (readonly [key: Exclude<keyof ServerCounters, 'dr
   ['expired', 'Expired leases'],
   ['refused', 'Refused logins'],
   ['listsSent', 'Lists sent'],
+  ['catchUps', 'List catch-ups'],
   ['broadcasts', 'Broadcasts'],
   ['tcpConnections', 'TCP connections'],
   ['datagramsIn', 'Datagrams in'],
