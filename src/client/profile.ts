@@ -3,9 +3,9 @@
  * store (`profile.db`: pinned server and peer keys, settings, history). One folder per user name under the profiles root.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { dataHome } from '../data-home.js';
 import { ed25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { QimError } from '../errors.js';
 import type { PeerPins } from './qim-client.js';
@@ -13,7 +13,7 @@ import { ProfileStore } from './store.js';
 
 /** `$XDG_DATA_HOME/qim`, else `~/.local/share/qim`. */
 export function defaultProfilesRoot(): string {
-  return join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'qim');
+  return join(dataHome(), 'qim');
 }
 
 export class Profile {

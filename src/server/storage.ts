@@ -4,8 +4,8 @@
  * after.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { dataHome } from '../data-home.js';
 import { QimError } from '../errors.js';
 import { ed25519KeyPair, type KeyPair } from '../crypto/keys.js';
 import { SqliteAccounts } from './accounts.js';
@@ -13,8 +13,7 @@ import { SqliteOffline } from './offline.js';
 
 /** The default data folder: `$XDG_DATA_HOME/qim-server`, else `~/.local/share/qim-server`. */
 export function defaultServerDataDir(): string {
-  const base = process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share');
-  return join(base, 'qim-server');
+  return join(dataHome(), 'qim-server');
 }
 
 /** Opens (creating on first run) the server's identity and accounts in `dir`. */
