@@ -108,7 +108,9 @@ describe('qim server link', () => {
   });
 
   it('sees a lost delta as a version gap and fetches what it missed over TCP', async () => {
-    const s = await server();
+    // Heartbeats every 200 ms: a busy machine's late acknowledgement must not log alice in again
+    // (a new login fetches the whole list).
+    const s = await server({ limits: { ...fast, heartbeatMs: 200, leaseMs: 2000 } });
     const port = s.endpoint.port;
     let dropDeltas = false;
     const isDelta = (b: Buffer) => b[1] === Type.Presence && b.readUInt32BE(10) > 0;
@@ -297,7 +299,10 @@ describe('qim server link', () => {
     }
 
     it('waits for the list to settle, then fetches it once over TCP (heartbeats ahead meanwhile are no gap)', async () => {
-      const s = await server({ limits: { ...fast, leaseMs: 5000, presenceBatchMs: 500 } });
+      // Heartbeats every 200 ms, not 50: the storm's classic users cost the server 14,400 sends at
+      // once, and acknowledgements 175 ms late would have alice log in again (and then fetch the
+      // whole list, being new).
+      const s = await server({ limits: { ...fast, heartbeatMs: 200, leaseMs: 5000, presenceBatchMs: 500 } });
       const alice = await link(s.endpoint.port, 'alice');
       await alice.connect();
       await until(() => alice.version > 0, 'the first list');
@@ -347,7 +352,8 @@ describe('qim server link', () => {
     });
 
     it('fetches the list when its wait runs out, if the settle was lost', async () => {
-      const s = await server({ limits: { ...fast, leaseMs: 10_000, presenceBatchMs: 300 } });
+      // Heartbeats every 200 ms: late acknowledgements in the storm must not log alice in again.
+      const s = await server({ limits: { ...fast, heartbeatMs: 200, leaseMs: 10_000, presenceBatchMs: 300 } });
       // The settle (a LIST-HOLD with no wait) never arrives.
       const settle = (b: Buffer): boolean => b[1] === Type.ListHold && b.readUInt16BE(14) === 0;
       const alice = await link(s.endpoint.port, 'alice', {}, (b) => !settle(b));
