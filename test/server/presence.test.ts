@@ -118,7 +118,18 @@ describe('presence for qim users', () => {
   });
 
   it('answers a LIST-REQUEST naming a version it kept with the batches since: the very datagrams it sent, over UDP and TCP', async () => {
-    const alice = await qim('alice');
+    // Batches of 150 ms, so that the two classic users below surely share one.
+    const srv = new QimServer({ host: '127.0.0.1', port: 0, limits: { presenceBatchMs: 150 } });
+    await srv.start();
+    closers.push(() => srv.stop());
+    const srvPort = srv.endpoint.port;
+    const peer = async (name: string): Promise<V2Peer> => {
+      const p = await V2Peer.create(srvPort);
+      closers.push(() => p.close());
+      await p.login(name);
+      return p;
+    };
+    const alice = await peer('alice');
     const sent = new Map<number, Buffer[]>(); // each batch alice was sent, by the version it starts from
     const take = (): void => {
       for (let i = 0; i < alice.raw.received.length; i++) {
@@ -130,21 +141,21 @@ describe('presence for qim users', () => {
       }
     };
     await until(() => (take(), sent.has(1)), 'her own join (versions 1 to 2)');
-    await qim('bob');
+    await peer('bob');
     await until(() => (take(), sent.has(2)), 'bob (2 to 3)');
     // Two classic users in one batch (3 to 5).
     const classics = await Promise.all([RawPeer.bind(), RawPeer.bind()]);
     closers.push(async () => void (await Promise.all(classics.map((c) => c.close()))));
-    await Promise.all(classics.map((c, i) => c.send(`login,old${i},${c.endpoint}`, port)));
+    await Promise.all(classics.map((c, i) => c.send(`login,old${i},${c.endpoint}`, srvPort)));
     await until(() => (take(), sent.has(3)), 'the classic users');
     expect(decodePresence(sent.get(3)?.[0] as Buffer)).toMatchObject({ fromVersion: 3, toVersion: 5 });
 
     // From version 2 over TCP: bob's batch, then the classic users', byte for byte as sent.
     const ask = async (version: number): Promise<Buffer[]> =>
-      splitFrames(await tcpExchange(port, { send: frameDatagrams([alice.sessionBytes('list-request', undefined, undefined, version)]) })) ?? [];
+      splitFrames(await tcpExchange(srvPort, { send: frameDatagrams([alice.sessionBytes('list-request', undefined, undefined, version)]) })) ?? [];
     expect(await ask(2)).toEqual([...(sent.get(2) ?? []), ...(sent.get(3) ?? [])]);
     expect(await ask(3)).toEqual(sent.get(3));
-    expect(server.counters.catchUps).toBe(2);
+    expect(srv.counters.catchUps).toBe(2);
     // The same over UDP.
     await alice.send(alice.sessionBytes('list-request', undefined, undefined, 3));
     await until(() => alice.raw.received.some((r) => r.bytes.equals(sent.get(3)?.[0] as Buffer)), 'the batch again over UDP');
@@ -157,7 +168,7 @@ describe('presence for qim users', () => {
       expect(answer[0]).toMatchObject({ fromVersion: 0, toVersion: 5 });
       expect(answer.flatMap((p) => p.entries.map((e) => e.name)).sort()).toEqual(['alice', 'bob', 'old0', 'old1']);
     }
-    expect(server.counters.catchUps).toBe(3);
+    expect(srv.counters.catchUps).toBe(3);
   });
 
   it('puts the version sent so far in every heartbeat acknowledgement', async () => {
