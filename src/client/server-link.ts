@@ -578,7 +578,8 @@ export class ServerLink extends EventEmitter<LinkEvents> {
       parts.push(p);
       if (parts.length < p.parts) continue;
       const last = batches.at(-1);
-      if ((last === undefined ? p.fromVersion !== 0 && p.fromVersion !== asked : p.fromVersion !== last.to || p.fromVersion === 0) || p.toVersion < p.fromVersion) return 'failed';
+      const follows = last === undefined ? p.fromVersion === 0 || p.fromVersion === asked : p.fromVersion === last.to;
+      if (!follows || p.toVersion < p.fromVersion) return 'failed';
       batches.push({ from: p.fromVersion, to: p.toVersion, entries: parts.flatMap((q) => q.entries) });
       parts = [];
     }
@@ -593,8 +594,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     for (const b of batches) {
       if (b.to <= this.#version) continue;
       if (b.from !== this.#version) return 'failed';
-      for (const e of b.entries) this.#apply(e);
-      this.#version = b.to;
+      this.#applyBatch(b.entries, b.to);
     }
     this.resyncs.caughtUp++;
     this.#caughtUp();
@@ -653,8 +653,7 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     if (m.fromVersion === 0) {
       this.#replace(entries, m.toVersion);
     } else if (m.fromVersion === this.#version) {
-      for (const e of entries) this.#apply(e);
-      this.#version = m.toVersion;
+      this.#applyBatch(entries, m.toVersion);
     } else if (this.#version < 0 || this.#resyncing || this.#hold.active) {
       // The whole list is on its way (over TCP, which may come after a later delta over UDP), or
       // will be once a hold ends: this delta is the settle, and may follow on from that list.
@@ -702,10 +701,15 @@ export class ServerLink extends EventEmitter<LinkEvents> {
     this.#hold.covered(this.#version);
     for (let d = this.#held.get(this.#version); d !== undefined; d = this.#held.get(this.#version)) {
       this.#held.delete(this.#version);
-      for (const e of d.entries) this.#apply(e);
-      this.#version = d.to;
+      this.#applyBatch(d.entries, d.to);
     }
     this.#held.clear();
+  }
+
+  /** A batch that follows on from our version: its changes, in order; our version is then its last. */
+  #applyBatch(entries: readonly PresenceEntry[], to: number): void {
+    for (const e of entries) this.#apply(e);
+    this.#version = to;
   }
 
   #apply(e: PresenceEntry): void {

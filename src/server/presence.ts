@@ -225,9 +225,8 @@ export class PresenceHub {
       for (const bytes of this.#hold.notice) this.ctx.send(bytes, to);
       return;
     }
-    const since = this.catchUp(version);
+    const since = this.#countedCatchUp(version);
     if (since !== null) {
-      this.ctx.counters.catchUps++;
       for (const bytes of since) this.ctx.send(bytes, to);
       return;
     }
@@ -245,11 +244,8 @@ export class PresenceHub {
    */
   whenSnapshot(answer: (datagrams: readonly Buffer[]) => void, from?: Endpoint, version = 0): void {
     if (this.#hold !== null) return answer(this.#hold.notice);
-    const since = this.catchUp(version);
-    if (since !== null) {
-      this.ctx.counters.catchUps++;
-      return answer(since);
-    }
+    const since = this.#countedCatchUp(version);
+    if (since !== null) return answer(since);
     if (this.#pending.length === 0) return answer(this.#snapshotDatagrams());
     this.#waitingTcp.push(answer);
     if (from !== undefined) this.#skip.add(endpointKey(from));
@@ -288,6 +284,13 @@ export class PresenceHub {
     // one that asks from an odd version costs one build, no more than a snapshot would.
     if (this.#catchUps.size < 64) this.#catchUps.set(version, answer);
     return answer;
+  }
+
+  /** catchUp, for a request it answers: counted. */
+  #countedCatchUp(version: number): readonly Buffer[] | null {
+    const since = this.catchUp(version);
+    if (since !== null) this.ctx.counters.catchUps++;
+    return since;
   }
 
   /** Keeps a published batch for catching up, and forgets the oldest past the list's length. */

@@ -160,9 +160,9 @@ export class V2Handler {
 
   /**
    * A LIST-REQUEST that came over TCP (docs/PROTOCOL.md, "Resync over TCP"): `answer` gets the
-   * batches since the request's version, or the snapshot (now, or when the batch gathering now goes out); false when it is not a
-   * valid request of a live session (dropped and counted). TCP already proved the address, so the
-   * answer may be any size.
+   * batches since the request's version, or the snapshot (now, or when the batch gathering now
+   * goes out); false when it is not a valid request of a live session (dropped and counted). TCP
+   * already proved the address, so the answer may be any size.
    */
   tcpListRequest(bytes: Buffer, from: Endpoint, answer: (datagrams: readonly Buffer[]) => void): boolean {
     const decoded = decodeV2(bytes);
