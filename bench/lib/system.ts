@@ -22,6 +22,21 @@ export function loadText(): string {
     .join(' / ')}`;
 }
 
+/**
+ * CPU time the whole machine has spent busy (every core, user and kernel, interrupts included;
+ * not idle nor waiting for I/O) since boot, in ms, from Linux /proc/stat. NaN elsewhere.
+ */
+export function machineBusyMs(): number {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    // user nice system idle iowait irq softirq steal ...; USER_HZ is 100 on Linux.
+    return (total - (fields[3] ?? 0) - (fields[4] ?? 0)) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** The kernel's UDP counters (Linux /proc/net/snmp): datagrams dropped for want of buffer space. */
 export interface UdpKernelCounters {
   readonly rcvbufErrors: number;

@@ -9,7 +9,8 @@
 import { startFleet } from '../lib/fleet.js';
 import { progress } from '../lib/progress.js';
 import { fmt, fmtBytes, fmtMs, fmtRatio, percentile, ratio, table } from '../lib/stats.js';
-import { loadText, udpDelta, udpKernelCounters, type UdpKernelCounters } from '../lib/system.js';
+import { cpus } from 'node:os';
+import { loadText, machineBusyMs, udpDelta, udpKernelCounters, type UdpKernelCounters } from '../lib/system.js';
 import { newUserStats, wallMs } from '../users/common.js';
 import type { StormResult } from '../users/worker.js';
 import type { Measurement } from '../server-child.js';
@@ -50,6 +51,15 @@ export interface StormRun {
   readonly clientStats: StormResult['stats'];
   /** The busiest load generator's event-loop utilization (near 1: the clients, not the server, set the pace). */
   readonly loadGenElu: number;
+  /** CPU time of every load generator during the storm (ms). */
+  readonly usersCpuMs: number;
+  /**
+   * The whole machine's busy CPU time from the storm's start until its results were in (every
+   * core, the kernel's work included), and that divided by the cores: the shortest the storm could
+   * have taken on this machine doing the same work with every core busy throughout.
+   */
+  readonly machineBusyMs: number;
+  readonly cpuFloorMs: number;
   /** Kernel UDP drops during the run (whole machine). */
   readonly kernel: UdpKernelCounters;
   readonly load: string;
@@ -143,7 +153,11 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
     const kernelBefore = udpKernelCounters();
     const load = loadText();
     startAt = wallMs() + 300;
+    let busyBefore = Number.NaN;
+    const busyTimer = setTimeout(() => (busyBefore = machineBusyMs()), 300);
     const results = await Promise.all(fleet.workers.map((w) => w.call<StormResult>('storm', { startAt, deadlineMs: o.deadlineMs, ...(o.rampPerSecond !== undefined ? { rampPerSecond: o.rampPerSecond } : {}) })));
+    const busy = machineBusyMs() - busyBefore;
+    clearTimeout(busyTimer);
     const server = combine(await Promise.all(fleet.servers.map((s) => s.call<Measurement>('end', { since: startAt }))));
     const kernel = udpDelta(kernelBefore, udpKernelCounters());
     bar.stop();
@@ -195,6 +209,9 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
       rssPerUser: (server.memAfter.rss - server.memBefore.rss) / Math.max(1, server.online),
       clientStats,
       loadGenElu: Math.max(...results.map((r) => r.elu)),
+      usersCpuMs: results.reduce((n, r) => n + r.cpuMs, 0),
+      machineBusyMs: busy,
+      cpuFloorMs: busy / cpus().length,
       kernel,
       load,
     };
@@ -226,6 +243,11 @@ export function speedup(qim: StormRun, other: StormRun): string {
   return o.lowerBound ? `≥ ${r}` : Number.isFinite(other.convergeMs) ? r : `~${r}`;
 }
 
+/** `3.1` (seconds, one decimal) */
+function seconds(ms: number): string {
+  return Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '—';
+}
+
 export function stormTable(runs: readonly StormRun[]): string {
   const rows = runs.map((r) => {
     const qim = runs.find((q) => q.n === r.n && q.impl === 'qim');
@@ -249,11 +271,13 @@ export function stormTable(runs: readonly StormRun[]): string {
       fmt(r.clientStats.holds),
       `${fmt(r.clientStats.listsTcp)} / ${fmt(r.clientStats.catchUpsTcp)}`,
       `${Math.round(r.server.elu * 100)}% / ${Math.round(r.loadGenElu * 100)}%`,
+      `${seconds(r.server.cpuUserMs + r.server.cpuSystemMs)} / ${seconds(r.usersCpuMs)} / ${seconds(r.machineBusyMs)}`,
+      fmtMs(r.cpuFloorMs),
       r.load.replace('load ', ''),
     ];
   });
   return table(
-    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out UDP + TCP lists', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp / udp lists', 'server held presence', 'holds taken', 'tcp lists / catch-ups', 'busy srv/clients', 'load 1/5/15'],
+    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out UDP + TCP lists', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp / udp lists', 'server held presence', 'holds taken', 'tcp lists / catch-ups', 'busy srv/clients', 'CPU s srv / users / machine', 'CPU floor', 'load 1/5/15'],
     rows,
   );
 }

@@ -41,6 +41,8 @@ export interface StormResult {
   readonly stats: UserStats;
   /** How busy this load generator's event loop was during the storm (0..1). */
   readonly elu: number;
+  /** CPU time this load generator used during the storm (user and system, ms). */
+  readonly cpuMs: number;
   /** Per user, how many users its list held at the end. */
   readonly listSize: Uint32Array;
 }
@@ -143,6 +145,7 @@ serve({
     await waitUntil(arg.startAt);
     stormStart = arg.startAt;
     const elu0 = performance.eventLoopUtilization();
+    const cpu0 = process.cpuUsage();
     const rate = arg.rampPerSecond;
     if (rate === undefined) for (const u of users) u.start();
     else {
@@ -166,7 +169,8 @@ serve({
     });
     const onlineAt = Float64Array.from(users, (u) => u.onlineAt - arg.startAt);
     const listSize = Uint32Array.from(users, (u) => u.list.count);
-    return { completeAt, onlineAt, stats: sumStats(users), elu: performance.eventLoopUtilization(elu0).utilization, listSize };
+    const cpu = process.cpuUsage(cpu0);
+    return { completeAt, onlineAt, stats: sumStats(users), elu: performance.eventLoopUtilization(elu0).utilization, cpuMs: (cpu.user + cpu.system) / 1000, listSize };
   },
 
   /** Starts recording churn arrivals afresh. */

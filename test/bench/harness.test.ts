@@ -37,6 +37,10 @@ describe('benchmark harness', () => {
       expect(run.server.traffic.datagramsOut).toBeGreaterThan(0);
       expect(run.server.cpuUserMs + run.server.cpuSystemMs).toBeGreaterThan(0);
       expect(run.server.peakRss).toBeGreaterThan(0);
+      // The CPU budget: the users' processes and the whole machine were busy during the storm.
+      expect(run.usersCpuMs).toBeGreaterThan(0);
+      expect(run.machineBusyMs).toBeGreaterThan(0);
+      expect(run.cpuFloorMs).toBeLessThan(run.machineBusyMs);
     }, 120_000);
   }
 
