@@ -6,11 +6,12 @@
  *   npm run bench -- [--scenario login-storm,churn,peer,list-fetch,cluster] [--quick]
  *                    [--n 1000,5000,20000] [--impl qim,qim-classic,naive] [--deadline SECONDS]
  *                    [--observers 1000] [--rates 10,20,50,...] [--online 10000] [--instances 1,2,3]
- *                    [--ramp LOGINS_PER_SECOND] [--losses 0,5,20] [--pings 6000] [--warmup 10000]
+ *                    [--ramp LOGINS_PER_SECOND] [--steady SECONDS] [--losses 0,5,20] [--pings 6000] [--warmup 10000]
  *                    [--out DIR] [--cpu-prof]
  *
  * --quick runs every scenario small (a minute or two); --ramp logs the storm's users in at that
- * rate instead of all at once (the capacity run); --pings is the peer scenario's measured round
+ * rate instead of all at once (the capacity run); --steady keeps everyone online that long after
+ * the storm and reports who stayed and what it cost; --pings is the peer scenario's measured round
  * trips at 0% loss (2,000 at most through loss), after --warmup unmeasured ones for both qim and
  * raw UDP (200 at most through loss); --cpu-prof leaves a V8 profile of each server process in the
  * output folder (summarise it with bench/profile-summary.ts).
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineInfo, loadText } from './lib/system.js';
 import { convergenceSvg } from './lib/svg.js';
-import { runStorm, stormTable, STORM_IMPLS, type StormImpl, type StormRun } from './scenarios/login-storm.js';
+import { runStorm, steadyTable, stormTable, STORM_IMPLS, type StormImpl, type StormRun } from './scenarios/login-storm.js';
 import { churnTable, runChurn, type ChurnRun } from './scenarios/churn.js';
 import { peerTable, runPeer } from './scenarios/peer.js';
 import { fetchTable, FETCH_MODES, runListFetch } from './scenarios/list-fetch.js';
@@ -54,6 +55,7 @@ const { values } = parseArgs({
     online: { type: 'string' },
     instances: { type: 'string' },
     ramp: { type: 'string' },
+    steady: { type: 'string' },
     losses: { type: 'string' },
     pings: { type: 'string' },
     warmup: { type: 'string' },
@@ -84,11 +86,13 @@ for (const scenario of scenarios as Scenario[]) {
     const ns = (list(values.n) ?? (quick ? ['1000'] : ['1000', '5000', '20000'])).map(Number);
     const impls = pick<StormImpl>(list(values.impl), STORM_IMPLS, 'implementation');
     const runs: StormRun[] = [];
+    const steadyMs = Number(values.steady ?? 0) * 1000;
+    if (!(steadyMs >= 0)) throw new Error('--steady takes a number of seconds');
     for (const n of ns) {
       const deadlineMs = values.deadline !== undefined ? Number(values.deadline) * 1000 : quick ? 30_000 : n <= 1000 ? 60_000 : 120_000;
       for (const impl of impls) {
         const ramp = values.ramp !== undefined ? { rampPerSecond: Number(values.ramp) } : {};
-        const run = await runStorm({ impl, n, deadlineMs, ...ramp, ...(values['cpu-prof'] ? { serverFlags: [`--cpu-prof`, `--cpu-prof-dir=${outDir}`] } : {}) });
+        const run = await runStorm({ impl, n, deadlineMs, ...ramp, ...(steadyMs > 0 ? { steadyMs } : {}), ...(values['cpu-prof'] ? { serverFlags: [`--cpu-prof`, `--cpu-prof-dir=${outDir}`] } : {}) });
         runs.push(run);
         report['login-storm'] = runs.map(({ completeAt: _c, ...rest }) => rest);
         save();
@@ -97,6 +101,7 @@ for (const scenario of scenarios as Scenario[]) {
       writeFileSync(join(outDir, `login-storm-${n}.svg`), convergenceSvg(`Login storm: ${n.toLocaleString('en-US')} users at once`, curves, deadlineMs));
     }
     process.stdout.write(`Login storm (time until every user's list is complete; charts in ${outDir}/login-storm-N.svg)\n${stormTable(runs)}\n\n`);
+    if (steadyMs > 0) process.stdout.write(`After the storm, everyone online for ${values.steady} s (heartbeats only)\n${steadyTable(runs)}\n\n`);
   } else if (scenario === 'churn') {
     const observers = Number(values.observers ?? (quick ? 200 : 1000));
     const rates = (list(values.rates) ?? (quick ? ['20', '100'] : ['10', '20', '50', '100', '200', '500', '1000', '2000'])).map(Number);

@@ -194,8 +194,9 @@ serve({
     return mem;
   },
 
-  sample(): { traffic: Traffic; online: number; backlog: number } {
-    return { traffic: traffic(), online: online(), backlog: naive?.backlog ?? 0 };
+  sample(): { traffic: Traffic; online: number; backlog: number; cpuMs: number; heapUsed: number } {
+    const cpu = process.cpuUsage();
+    return { traffic: traffic(), online: online(), backlog: naive?.backlog ?? 0, cpuMs: (cpu.user + cpu.system) / 1000, heapUsed: process.memoryUsage().heapUsed };
   },
 
   end(arg?: { since?: number }): Measurement {

@@ -6,7 +6,7 @@
  * - `qim-classic`: QimServer, users speaking classic (one datagram per join per user, TCP list);
  * - `naive`: the seed-like baseline (a fresh socket per datagram).
  */
-import { startFleet } from '../lib/fleet.js';
+import { startFleet, type Fleet } from '../lib/fleet.js';
 import { progress } from '../lib/progress.js';
 import { fmt, fmtBytes, fmtMs, fmtRatio, percentile, ratio, table } from '../lib/stats.js';
 import { cpus } from 'node:os';
@@ -63,6 +63,8 @@ export interface StormRun {
   /** Kernel UDP drops during the run (whole machine). */
   readonly kernel: UdpKernelCounters;
   readonly load: string;
+  /** With `steadyMs`: the steady phase after the storm. */
+  readonly steady?: SteadyRun;
 }
 
 export interface StormOptions {
@@ -77,6 +79,34 @@ export interface StormOptions {
   readonly rampPerSecond?: number;
   /** qim only: server limits other than the defaults (the harness test's longer batch window). */
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * After the storm, keep everyone online this long (heartbeats only) and report what held: the
+   * capacity run's question is not only whether N users got in, but whether the server keeps them.
+   */
+  readonly steadyMs?: number;
+}
+
+/** What the steady phase after a storm saw: who stayed, what it cost. */
+export interface SteadyRun {
+  readonly ms: number;
+  /** Online at the server and at the users' side at the phase's end. */
+  readonly serverOnline: number;
+  readonly usersOnline: number;
+  /** Users whose list was complete at the phase's end. */
+  readonly listsComplete: number;
+  /** Sessions the server ended in the phase, by reason (`expired`: heartbeats not heard). */
+  readonly leaves: Readonly<Record<string, number>>;
+  /** Logins the users retried or began again in the phase (0 when the server kept everyone). */
+  readonly retries: number;
+  /** Datagrams the server took in and sent a second (heartbeats and their acknowledgements). */
+  readonly datagramsInPerSecond: number;
+  readonly datagramsOutPerSecond: number;
+  /** Share of one core the server, and the users' processes together, used; share of the whole machine busy. */
+  readonly serverCpu: number;
+  readonly usersCpu: number;
+  readonly machineBusy: number;
+  /** The server's heap at the phase's end (no GC forced). */
+  readonly serverHeap: number;
 }
 
 /** Several instances' measurements as one: CPU, traffic and memory summed, peaks summed too. */
@@ -189,6 +219,7 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
     // has no way to recover them.
     const short = server.traffic.datagramsOut > 0 && server.traffic.datagramsOut < needed;
     const estimatedMs = !all && o.impl !== 'qim' && o.rampPerSecond === undefined && short ? (elapsed * needed) / server.traffic.datagramsOut : Number.NaN;
+    const steady = o.steadyMs !== undefined && o.steadyMs > 0 ? await steadyPhase(fleet, o.steadyMs) : undefined;
     return {
       impl: o.impl,
       n: o.n,
@@ -214,11 +245,85 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
       cpuFloorMs: busy / cpus().length,
       kernel,
       load,
+      ...(steady !== undefined ? { steady } : {}),
     };
   } finally {
     bar.stop();
     await fleet.close();
   }
+}
+
+type ServerSample = { traffic: Measurement['traffic']; online: number; cpuMs: number; heapUsed: number };
+type UsersStatus = { stats: StormResult['stats']; online: number; complete: number; cpuMs: number };
+
+/** Everyone stays online for `ms` after the storm: what the server and the users saw meanwhile. */
+async function steadyPhase(fleet: Fleet, ms: number): Promise<SteadyRun> {
+  const read = async (): Promise<{ servers: ServerSample[]; users: UsersStatus[]; busy: number }> => ({
+    servers: await Promise.all(fleet.servers.map((s) => s.call<ServerSample>('sample'))),
+    users: await Promise.all(fleet.workers.map((w) => w.call<UsersStatus>('status'))),
+    busy: machineBusyMs(),
+  });
+  const sum = <T>(list: readonly T[], f: (t: T) => number): number => list.reduce((n, t) => n + f(t), 0);
+  const before = await read();
+  const bar = progress(`steady ${fmt(sum(before.users, (u) => u.online))} online`, Math.round(ms / 1000));
+  const started = wallMs();
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const done = wallMs() - started;
+      bar.update(Math.min(Math.round(done / 1000), Math.round(ms / 1000)));
+      if (done >= ms) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, 250);
+  });
+  bar.stop();
+  const after = await read();
+  const elapsed = wallMs() - started;
+  const leaves: Record<string, number> = {};
+  for (const [i, s] of after.servers.entries()) {
+    for (const [k, v] of Object.entries(s.traffic.leaves)) leaves[k] = (leaves[k] ?? 0) + v - (before.servers[i]?.traffic.leaves[k] ?? 0);
+  }
+  const perSecond = (f: (s: ServerSample) => number): number => ((sum(after.servers, f) - sum(before.servers, f)) * 1000) / elapsed;
+  return {
+    ms: elapsed,
+    serverOnline: Math.max(...after.servers.map((s) => s.online)),
+    usersOnline: sum(after.users, (u) => u.online),
+    listsComplete: sum(after.users, (u) => u.complete),
+    leaves,
+    retries: sum(after.users, (u) => u.stats.retries) - sum(before.users, (u) => u.stats.retries),
+    datagramsInPerSecond: perSecond((s) => s.traffic.datagramsIn),
+    datagramsOutPerSecond: perSecond((s) => s.traffic.datagramsOut),
+    serverCpu: (sum(after.servers, (s) => s.cpuMs) - sum(before.servers, (s) => s.cpuMs)) / elapsed,
+    usersCpu: (sum(after.users, (u) => u.cpuMs) - sum(before.users, (u) => u.cpuMs)) / elapsed,
+    machineBusy: (after.busy - before.busy) / elapsed / cpus().length,
+    serverHeap: sum(after.servers, (s) => s.heapUsed),
+  };
+}
+
+/** The steady phases of `runs`, one row each. */
+export function steadyTable(runs: readonly StormRun[]): string {
+  const pct = (v: number): string => `${Math.round(v * 100)}%`;
+  const rows = runs.flatMap((r) => {
+    const s = r.steady;
+    if (s === undefined) return [];
+    const left = Object.entries(s.leaves).filter(([, v]) => v > 0);
+    return [
+      [
+        r.impl,
+        fmt(r.n),
+        fmtMs(s.ms),
+        `${fmt(s.serverOnline)} / ${fmt(s.usersOnline)}`,
+        fmt(s.listsComplete),
+        left.length === 0 ? '0' : left.map(([k, v]) => `${fmt(v)} ${k}`).join(', '),
+        fmt(s.retries),
+        `${fmt(Math.round(s.datagramsInPerSecond))} / ${fmt(Math.round(s.datagramsOutPerSecond))}`,
+        `${pct(s.serverCpu)} / ${pct(s.usersCpu)} / ${pct(s.machineBusy)}`,
+        fmtBytes(s.serverHeap),
+      ],
+    ];
+  });
+  return table(['impl', 'N', 'held for', 'online srv / users', 'lists complete', 'sessions ended', 'login retries', 'datagrams/s in / out', 'CPU srv / users (of a core) / machine', 'server heap'], rows);
 }
 
 /** The convergence time, or what stands in for it: `> deadline` (with the estimate) when unfinished. */

@@ -173,6 +173,12 @@ serve({
     return { completeAt, onlineAt, stats: sumStats(users), elu: performance.eventLoopUtilization(elu0).utilization, cpuMs: (cpu.user + cpu.system) / 1000, listSize };
   },
 
+  /** The users' counters and this process's CPU time now (the steady phase after a storm). */
+  status(): { stats: UserStats; online: number; complete: number; cpuMs: number } {
+    const cpu = process.cpuUsage();
+    return { stats: sumStats(users), online: users.reduce((n, u) => n + (u.online ? 1 : 0), 0), complete: users.reduce((n, u) => n + (u.list.count === u.list.size ? 1 : 0), 0), cpuMs: (cpu.user + cpu.system) / 1000 };
+  },
+
   /** Starts recording churn arrivals afresh. */
   watch(): void {
     const n = setup?.maxJoiners ?? 0;

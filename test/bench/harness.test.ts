@@ -50,6 +50,24 @@ describe('benchmark harness', () => {
     expect(run.clientStats.holds).toBeGreaterThan(0);
   }, 120_000);
 
+  it('keeps everyone online after a storm and reports what the steady phase cost', async () => {
+    // Heartbeats every 250 ms and a 1.5 s lease: over a 2 s steady phase, a user the server stopped
+    // hearing would expire.
+    const run = await runStorm({ impl: 'qim', n: 50, deadlineMs: 30_000, steadyMs: 2000, limits: { heartbeatMs: 250, leaseMs: 1500 } });
+    expect(run.completed).toBe(50);
+    const s = run.steady;
+    expect(s).toBeDefined();
+    expect(s?.serverOnline).toBe(50);
+    expect(s?.usersOnline).toBe(50);
+    expect(s?.listsComplete).toBe(50);
+    expect(Object.values(s?.leaves ?? { missing: 1 }).reduce((a, b) => a + b, 0)).toBe(0);
+    expect(s?.retries).toBe(0);
+    // About 200 heartbeats a second come in, each acknowledged.
+    expect(s?.datagramsInPerSecond).toBeGreaterThan(50);
+    expect(s?.datagramsOutPerSecond).toBeGreaterThan(50);
+    expect(s?.ms).toBeGreaterThanOrEqual(2000);
+  }, 120_000);
+
   it('reads TCP frames across chunks as they came, as one stream would be read', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 1200 }), { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 3000 })), (datagrams, cuts) => {
