@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { QimServer } from '../src/server/server.js';
 import { RedisBackplane } from '../src/server/cluster/redis.js';
@@ -68,6 +68,12 @@ export interface Measurement {
   readonly online: number;
   /** Event-loop utilization since `begin` (0..1). */
   readonly elu: number;
+  /**
+   * How late the event loop ran its timers since `begin` (ms; 99th percentile and worst): the
+   * longest stretch of work in one go, during which nothing else (an accept, a heartbeat) ran.
+   */
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
   /** Sends still queued (naive server only). */
   readonly backlog: number;
   /**
@@ -88,6 +94,7 @@ const leaves: Record<string, number> = {};
 let naive: NaiveServer | null = null;
 let base: { cpu: NodeJS.CpuUsage; traffic: Traffic; mem: Memory; elu: ReturnType<typeof performance.eventLoopUtilization> } | null = null;
 let peakHeap = 0;
+let loopDelay: IntervalHistogram | null = null;
 /** Presence holds seen (qim), by the clock of performance.now(). */
 let holds: { from: number; to: number | null }[] = [];
 let beganAt = 0;
@@ -187,6 +194,9 @@ serve({
     holds = [];
     beganAt = performance.now();
     base = { cpu: process.cpuUsage(), traffic: traffic(), mem, elu: performance.eventLoopUtilization() };
+    loopDelay?.disable();
+    loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     if (sampler !== null) clearInterval(sampler);
     sampler = setInterval(() => {
       peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
@@ -205,6 +215,7 @@ serve({
     sampler = null;
     const cpu = process.cpuUsage(base.cpu);
     const elu = performance.eventLoopUtilization(base.elu).utilization;
+    loopDelay?.disable();
     const peak = Math.max(peakHeap, process.memoryUsage().heapUsed);
     const rssPeak = peakRss();
     const now = traffic();
@@ -230,6 +241,8 @@ serve({
       },
       online: online(),
       elu,
+      loopDelayP99Ms: (loopDelay?.percentile(99) ?? 0) / 1e6,
+      loopDelayMaxMs: (loopDelay?.max ?? 0) / 1e6,
       backlog: naive?.backlog ?? 0,
       socketDrops: socketDrops() - dropsAtBegin,
       holds: holds.map((h) => {

@@ -37,6 +37,23 @@ export function machineBusyMs(): number {
   }
 }
 
+/**
+ * Times the kernel found a listening TCP socket's accept queue full since boot (Linux
+ * /proc/net/netstat, TcpExt ListenOverflows: a connection's handshake or first bytes dropped until
+ * the process accepts); NaN elsewhere.
+ */
+export function tcpListenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt: '));
+    const names = (lines[0] ?? '').split(/\s+/);
+    const values = (lines[1] ?? '').split(/\s+/).map(Number);
+    const i = names.indexOf('ListenOverflows');
+    return i < 0 ? Number.NaN : (values[i] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** The kernel's UDP counters (Linux /proc/net/snmp): datagrams dropped for want of buffer space. */
 export interface UdpKernelCounters {
   readonly rcvbufErrors: number;

@@ -10,7 +10,7 @@ import { startFleet, type Fleet } from '../lib/fleet.js';
 import { progress } from '../lib/progress.js';
 import { fmt, fmtBytes, fmtMs, fmtRatio, percentile, ratio, table } from '../lib/stats.js';
 import { cpus } from 'node:os';
-import { loadText, machineBusyMs, udpDelta, udpKernelCounters, type UdpKernelCounters } from '../lib/system.js';
+import { loadText, machineBusyMs, tcpListenOverflows, udpDelta, udpKernelCounters, type UdpKernelCounters } from '../lib/system.js';
 import { newUserStats, wallMs } from '../users/common.js';
 import type { StormResult } from '../users/worker.js';
 import type { Measurement } from '../server-child.js';
@@ -60,6 +60,8 @@ export interface StormRun {
    */
   readonly machineBusyMs: number;
   readonly cpuFloorMs: number;
+  /** Times an accept queue on the machine was full during the storm (the server's, in practice). */
+  readonly listenOverflows: number;
   /** Kernel UDP drops during the run (whole machine). */
   readonly kernel: UdpKernelCounters;
   readonly load: string;
@@ -144,6 +146,8 @@ export function combine(ms: readonly Measurement[]): Measurement {
     },
     online: Math.max(...ms.map((m) => m.online)),
     elu: Math.max(...ms.map((m) => m.elu)),
+    loopDelayP99Ms: Math.max(...ms.map((m) => m.loopDelayP99Ms)),
+    loopDelayMaxMs: Math.max(...ms.map((m) => m.loopDelayMaxMs)),
     backlog: sum((m) => m.backlog),
     socketDrops: sum((m) => m.socketDrops),
     holds: ms.flatMap((m) => m.holds),
@@ -181,12 +185,14 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
   try {
     await Promise.all(fleet.servers.map((s) => s.call('begin')));
     const kernelBefore = udpKernelCounters();
+    const overflowsBefore = tcpListenOverflows();
     const load = loadText();
     startAt = wallMs() + 300;
     let busyBefore = Number.NaN;
     const busyTimer = setTimeout(() => (busyBefore = machineBusyMs()), 300);
     const results = await Promise.all(fleet.workers.map((w) => w.call<StormResult>('storm', { startAt, deadlineMs: o.deadlineMs, ...(o.rampPerSecond !== undefined ? { rampPerSecond: o.rampPerSecond } : {}) })));
     const busy = machineBusyMs() - busyBefore;
+    const listenOverflows = tcpListenOverflows() - overflowsBefore;
     clearTimeout(busyTimer);
     const server = combine(await Promise.all(fleet.servers.map((s) => s.call<Measurement>('end', { since: startAt }))));
     const kernel = udpDelta(kernelBefore, udpKernelCounters());
@@ -243,6 +249,7 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
       usersCpuMs: results.reduce((n, r) => n + r.cpuMs, 0),
       machineBusyMs: busy,
       cpuFloorMs: busy / cpus().length,
+      listenOverflows,
       kernel,
       load,
       ...(steady !== undefined ? { steady } : {}),
@@ -370,19 +377,21 @@ export function stormTable(runs: readonly StormRun[]): string {
       fmt(r.server.online),
       r.impl === 'naive' ? '—' : fmtBytes(r.heapPerUser),
       `${fmt(r.server.socketDrops)} / ${fmt(r.kernel.rcvbufErrors - r.server.socketDrops)}`,
+      fmt(r.listenOverflows),
       fmt(r.clientStats.retries),
       `${fmt(r.clientStats.resyncTcp)} / ${fmt(r.clientStats.resyncUdp)}`,
       holdsText(r.server),
       fmt(r.clientStats.holds),
       `${fmt(r.clientStats.listsTcp)} / ${fmt(r.clientStats.catchUpsTcp)}`,
       `${Math.round(r.server.elu * 100)}% / ${Math.round(r.loadGenElu * 100)}%`,
+      `${fmtMs(r.server.loopDelayP99Ms)} / ${fmtMs(r.server.loopDelayMaxMs)}`,
       `${seconds(r.server.cpuUserMs + r.server.cpuSystemMs)} / ${seconds(r.usersCpuMs)} / ${seconds(r.machineBusyMs)}`,
       fmtMs(r.cpuFloorMs),
       r.load.replace('load ', ''),
     ];
   });
   return table(
-    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out UDP + TCP lists', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'login retries', 'refetches tcp / udp lists', 'server held presence', 'holds taken', 'tcp lists / catch-ups', 'busy srv/clients', 'CPU s srv / users / machine', 'CPU floor', 'load 1/5/15'],
+    ['impl', 'N', 'all lists complete', 'p50', 'logged in p50/max', 'qim faster', 'datagrams out', 'bytes out UDP + TCP lists', 'server CPU ms', 'peak RSS', 'online', 'heap/user', 'kernel drops srv/clients', 'accept queue full', 'login retries', 'refetches tcp / udp lists', 'server held presence', 'holds taken', 'tcp lists / catch-ups', 'busy srv/clients', 'srv loop delay p99/max', 'CPU s srv / users / machine', 'CPU floor', 'load 1/5/15'],
     rows,
   );
 }

@@ -41,6 +41,10 @@ describe('benchmark harness', () => {
       expect(run.usersCpuMs).toBeGreaterThan(0);
       expect(run.machineBusyMs).toBeGreaterThan(0);
       expect(run.cpuFloorMs).toBeLessThan(run.machineBusyMs);
+      // The server's loop ran its timers, however late; the accept queue's counter was read.
+      expect(run.server.loopDelayMaxMs).toBeGreaterThan(0);
+      expect(run.server.loopDelayMaxMs).toBeGreaterThanOrEqual(run.server.loopDelayP99Ms);
+      expect(run.listenOverflows).toBeGreaterThanOrEqual(0);
     }, 120_000);
   }
 
