@@ -88,6 +88,15 @@ export interface Measurement {
   readonly holds: readonly { readonly fromMs: number; readonly toMs: number | null }[];
 }
 
+/** The server's counters now (`sample`), with its CPU time (ms, since start) and heap in use. */
+export interface Sample {
+  readonly traffic: Traffic;
+  readonly online: number;
+  readonly backlog: number;
+  readonly cpuMs: number;
+  readonly heapUsed: number;
+}
+
 let qim: QimServer | null = null;
 /** Leaves seen by reason since the start (qim). */
 const leaves: Record<string, number> = {};
@@ -204,7 +213,7 @@ serve({
     return mem;
   },
 
-  sample(): { traffic: Traffic; online: number; backlog: number; cpuMs: number; heapUsed: number } {
+  sample(): Sample {
     const cpu = process.cpuUsage();
     return { traffic: traffic(), online: online(), backlog: naive?.backlog ?? 0, cpuMs: (cpu.user + cpu.system) / 1000, heapUsed: process.memoryUsage().heapUsed };
   },

@@ -12,8 +12,8 @@ import { fmt, fmtBytes, fmtMs, fmtRatio, percentile, ratio, table } from '../lib
 import { cpus } from 'node:os';
 import { loadText, machineBusyMs, tcpListenOverflows, udpDelta, udpKernelCounters, type UdpKernelCounters } from '../lib/system.js';
 import { newUserStats, wallMs } from '../users/common.js';
-import type { StormResult } from '../users/worker.js';
-import type { Measurement } from '../server-child.js';
+import type { StormResult, UsersStatus } from '../users/worker.js';
+import type { Measurement, Sample } from '../server-child.js';
 import type { ServerLimits } from '../../src/server/options.js';
 
 export type StormImpl = 'qim' | 'qim-classic' | 'naive';
@@ -260,13 +260,10 @@ export async function runStorm(o: StormOptions): Promise<StormRun> {
   }
 }
 
-type ServerSample = { traffic: Measurement['traffic']; online: number; cpuMs: number; heapUsed: number };
-type UsersStatus = { stats: StormResult['stats']; online: number; complete: number; cpuMs: number };
-
 /** Everyone stays online for `ms` after the storm: what the server and the users saw meanwhile. */
 async function steadyPhase(fleet: Fleet, ms: number): Promise<SteadyRun> {
-  const read = async (): Promise<{ servers: ServerSample[]; users: UsersStatus[]; busy: number }> => ({
-    servers: await Promise.all(fleet.servers.map((s) => s.call<ServerSample>('sample'))),
+  const read = async (): Promise<{ servers: Sample[]; users: UsersStatus[]; busy: number }> => ({
+    servers: await Promise.all(fleet.servers.map((s) => s.call<Sample>('sample'))),
     users: await Promise.all(fleet.workers.map((w) => w.call<UsersStatus>('status'))),
     busy: machineBusyMs(),
   });
@@ -291,7 +288,7 @@ async function steadyPhase(fleet: Fleet, ms: number): Promise<SteadyRun> {
   for (const [i, s] of after.servers.entries()) {
     for (const [k, v] of Object.entries(s.traffic.leaves)) leaves[k] = (leaves[k] ?? 0) + v - (before.servers[i]?.traffic.leaves[k] ?? 0);
   }
-  const perSecond = (f: (s: ServerSample) => number): number => ((sum(after.servers, f) - sum(before.servers, f)) * 1000) / elapsed;
+  const perSecond = (f: (s: Sample) => number): number => ((sum(after.servers, f) - sum(before.servers, f)) * 1000) / elapsed;
   return {
     ms: elapsed,
     serverOnline: Math.max(...after.servers.map((s) => s.online)),

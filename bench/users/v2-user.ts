@@ -348,7 +348,6 @@ export class V2User extends BaseUser {
   fetchList(over: 'tcp' | 'udp', timeoutMs = 5000): Promise<number> {
     if (this.#state !== 'online') return Promise.resolve(-1);
     const request = this.#sessionBytes(0x0a, 0); // version 0: the whole list, whatever we have
-
     if (over === 'udp') {
       const done = this.#snapshot.arm(timeoutMs, () => this.#parts.clear());
       this.#send(request);

@@ -47,6 +47,14 @@ export interface StormResult {
   readonly listSize: Uint32Array;
 }
 
+/** A worker's users now: their counters, how many are online and have every list entry, its CPU time (ms). */
+export interface UsersStatus {
+  readonly stats: UserStats;
+  readonly online: number;
+  readonly complete: number;
+  readonly cpuMs: number;
+}
+
 let users: (V2User | ClassicUser)[] = [];
 let setup: SetupArg | null = null;
 /** Churn observation: per joiner, how many observers saw it arrive (leave) and the latest arrival. */
@@ -63,19 +71,14 @@ let stormStart = 0;
 
 function sumStats(list: readonly SimUser[]): UserStats {
   const s = newUserStats();
-  for (const u of list) {
-    s.retries += u.stats.retries;
-    s.resyncTcp += u.stats.resyncTcp;
-    s.resyncUdp += u.stats.resyncUdp;
-    s.holds += u.stats.holds;
-    s.listsTcp += u.stats.listsTcp;
-    s.catchUpsTcp += u.stats.catchUpsTcp;
-    s.fetchesSilent += u.stats.fetchesSilent;
-    s.fetchesStalled += u.stats.fetchesStalled;
-    s.datagramsIn += u.stats.datagramsIn;
-    s.bytesIn += u.stats.bytesIn;
-  }
+  const keys = Object.keys(s) as (keyof UserStats)[];
+  for (const u of list) for (const k of keys) s[k] += u.stats[k];
   return s;
+}
+
+/** Users of this worker logged in now. */
+function onlineCount(): number {
+  return users.reduce((n, u) => n + (u.online ? 1 : 0), 0);
 }
 
 const observer = {
@@ -160,7 +163,7 @@ serve({
     const deadline = arg.startAt + arg.deadlineMs;
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
-        emit('progress', { complete, online: users.reduce((n, u) => n + (u.online ? 1 : 0), 0) });
+        emit('progress', { complete, online: onlineCount() });
         if (complete === users.length || wallMs() >= deadline) {
           clearInterval(tick);
           resolve();
@@ -174,9 +177,9 @@ serve({
   },
 
   /** The users' counters and this process's CPU time now (the steady phase after a storm). */
-  status(): { stats: UserStats; online: number; complete: number; cpuMs: number } {
+  status(): UsersStatus {
     const cpu = process.cpuUsage();
-    return { stats: sumStats(users), online: users.reduce((n, u) => n + (u.online ? 1 : 0), 0), complete: users.reduce((n, u) => n + (u.list.count === u.list.size ? 1 : 0), 0), cpuMs: (cpu.user + cpu.system) / 1000 };
+    return { stats: sumStats(users), online: onlineCount(), complete: users.reduce((n, u) => n + (u.list.count === u.list.size ? 1 : 0), 0), cpuMs: (cpu.user + cpu.system) / 1000 };
   },
 
   /** Starts recording churn arrivals afresh. */
